@@ -1,6 +1,6 @@
 /** Three projects: pure unit tests, integration tests against the real Postgres/Redis, end-to-end tests that boot the app. */
 const transform = {
-  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', isolatedModules: true }],
+  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
 };
 const common = {
   extensionsToTreatAsEsm: ['.ts'],

@@ -1,0 +1,44 @@
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { GraphQLModule } from '@nestjs/graphql';
+import { LoggerModule } from 'nestjs-pino';
+import { CatalogModule } from './catalog/catalog.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { formatGraphqlError } from './errors/format-error.js';
+import { EventsModule } from './events/events.module.js';
+import { HealthModule } from './health/health.module.js';
+import { HfStatsModule } from './hf-stats/hf-stats.module.js';
+import { RegistryModule } from './registry/registry.module.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot({
+          pinoHttp: { level: config.LOG_LEVEL, autoLogging: false, quietReqLogger: true },
+        }),
+        DatabaseModule,
+        EventsModule,
+        GraphQLModule.forRoot<ApolloDriverConfig>({
+          driver: ApolloDriver,
+          autoSchemaFile: true,
+          sortSchema: true,
+          graphiql: true,
+          introspection: true,
+          subscriptions: { 'graphql-ws': true },
+          formatError: formatGraphqlError,
+          includeStacktraceInErrorResponses: false,
+        }),
+        HealthModule,
+        CatalogModule,
+        HfStatsModule,
+        RegistryModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,4 @@
+import { CreateRegisteredModels1763700000000 } from './1763700000000-create-registered-models.js';
+
+/** Every migration, in order. Listed explicitly: ESM builds cannot glob-require them. */
+export const migrations = [CreateRegisteredModels1763700000000];

@@ -1,0 +1,81 @@
+import { CatalogError, CatalogErrorReason } from '../catalog/catalog.errors.js';
+import { DomainError, PublicErrorCode } from '../common/domain-error.js';
+import { HfError, HfErrorReason } from '../hf-stats/hf.errors.js';
+import { RegistryError, RegistryErrorReason } from '../registry/registry.errors.js';
+
+/** The one place where a module's error reason becomes the public `extensions.code`. */
+export function publicCodeOf(err: DomainError): PublicErrorCode {
+  if (err instanceof RegistryError) return registryCode(err.reason);
+  if (err instanceof HfError) return hfCode(err.reason);
+  if (err instanceof CatalogError) return catalogCode(err.reason);
+  return PublicErrorCode.INTERNAL_SERVER_ERROR;
+}
+
+function registryCode(reason: RegistryErrorReason): PublicErrorCode {
+  switch (reason) {
+    case RegistryErrorReason.INVALID_REFERENCE:
+    case RegistryErrorReason.UNSUPPORTED_HOST:
+    case RegistryErrorReason.PATH_ESCAPES_REPO:
+    case RegistryErrorReason.NOT_GGUF:
+    case RegistryErrorReason.MISSING_CHECKSUM:
+      return PublicErrorCode.BAD_USER_INPUT;
+    case RegistryErrorReason.FILE_NOT_FOUND:
+    case RegistryErrorReason.MODEL_NOT_FOUND:
+    case RegistryErrorReason.NOT_REGISTERED:
+      return PublicErrorCode.NOT_FOUND;
+    case RegistryErrorReason.ALREADY_REGISTERED:
+      return PublicErrorCode.CONFLICT;
+  }
+}
+
+function hfCode(reason: HfErrorReason): PublicErrorCode {
+  switch (reason) {
+    case HfErrorReason.INVALID_ARGUMENT:
+      return PublicErrorCode.BAD_USER_INPUT;
+    case HfErrorReason.REPO_NOT_FOUND:
+    case HfErrorReason.REVISION_NOT_FOUND:
+    case HfErrorReason.ENTRY_NOT_FOUND:
+      return PublicErrorCode.NOT_FOUND;
+    case HfErrorReason.UNAUTHORIZED:
+      return PublicErrorCode.UNAUTHENTICATED;
+    case HfErrorReason.GATED:
+      return PublicErrorCode.FORBIDDEN;
+    case HfErrorReason.RATE_LIMITED:
+    case HfErrorReason.UPSTREAM_ERROR:
+    case HfErrorReason.TIMEOUT:
+    case HfErrorReason.BAD_RESPONSE:
+      return PublicErrorCode.UPSTREAM_UNAVAILABLE;
+  }
+}
+
+function catalogCode(reason: CatalogErrorReason): PublicErrorCode {
+  switch (reason) {
+    case CatalogErrorReason.MODEL_NOT_IN_CATALOG:
+      return PublicErrorCode.NOT_FOUND;
+    case CatalogErrorReason.INVALID_ARGUMENT:
+      return PublicErrorCode.BAD_USER_INPUT;
+    case CatalogErrorReason.INVALID_CATALOG:
+    case CatalogErrorReason.CATALOG_UNREADABLE:
+      return PublicErrorCode.INTERNAL_SERVER_ERROR;
+  }
+}
+
+/** HTTP status for REST answers of the same error. */
+export function httpStatusOf(code: PublicErrorCode): number {
+  switch (code) {
+    case PublicErrorCode.BAD_USER_INPUT:
+      return 400;
+    case PublicErrorCode.UNAUTHENTICATED:
+      return 401;
+    case PublicErrorCode.FORBIDDEN:
+      return 403;
+    case PublicErrorCode.NOT_FOUND:
+      return 404;
+    case PublicErrorCode.CONFLICT:
+      return 409;
+    case PublicErrorCode.UPSTREAM_UNAVAILABLE:
+      return 502;
+    case PublicErrorCode.INTERNAL_SERVER_ERROR:
+      return 500;
+  }
+}

@@ -1,0 +1,43 @@
+import { Controller, Get, Param, UseFilters } from '@nestjs/common';
+import { DomainExceptionFilter } from '../errors/domain-exception.filter.js';
+import type { ModelManifest } from './manifest.js';
+import { ModelStatus } from './model-status.js';
+import { RegistryService } from './registry.service.js';
+
+interface OpenAiModel {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+  ready: boolean;
+  status: ModelStatus;
+}
+
+@Controller()
+@UseFilters(DomainExceptionFilter)
+export class ModelsController {
+  constructor(private readonly registry: RegistryService) {}
+
+  /** OpenAI's model list, for OpenAI clients: registered models only, with `ready` and `status` added. */
+  @Get('v1/models')
+  async list(): Promise<{ object: 'list'; data: OpenAiModel[] }> {
+    const views = (await this.registry.list()).filter((v) => v.registration !== null);
+    return {
+      object: 'list',
+      data: views.map((v) => ({
+        id: v.id,
+        object: 'model',
+        created: Math.floor(v.registration!.createdAt.getTime() / 1000),
+        owned_by: v.model.repo.split('/')[0]!,
+        ready: v.status === ModelStatus.READY,
+        status: v.status,
+      })),
+    };
+  }
+
+  /** What a node downloads: each file's Hub URL pinned to the registered commit, its size and sha256. */
+  @Get('api/models/registry/*modelId/manifest.json')
+  async manifest(@Param('modelId') modelId: string | string[]): Promise<ModelManifest> {
+    return this.registry.manifest(Array.isArray(modelId) ? modelId.join('/') : modelId);
+  }
+}

@@ -1,0 +1,40 @@
+import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
+import { SupportedModel } from '../../catalog/models/supported-model.model.js';
+import { ModelFile } from './model-file.model.js';
+import { ModelSource, ModelStatus } from './model-status.enums.js';
+
+@ObjectType('ModelWithStatus', { description: 'A model and where it stands across the fleet.' })
+export class ModelWithStatus {
+  @Field(() => ID, { description: 'Catalog id, or hf/{org}/{repo}[/{filename}] for Hugging Face registrations.' })
+  id!: string;
+
+  @Field(() => SupportedModel, { description: 'What the model is (the catalog entry, or derived from the Hub).' })
+  model!: SupportedModel;
+
+  @Field(() => ModelSource)
+  source!: ModelSource;
+
+  @Field(() => ModelStatus)
+  status!: ModelStatus;
+
+  @Field(() => String, { nullable: true, description: 'Why the model is in ERROR.' })
+  errorMessage!: string | null;
+
+  @Field(() => Float, { nullable: true, description: 'Bytes done / bytes total over the nodes downloading it (0..1).' })
+  downloadProgress!: number | null;
+
+  @Field(() => Int, { description: 'Number of nodes where the model is READY.' })
+  availableNodes!: number;
+
+  @Field(() => String, { nullable: true, description: 'The commit the registration is pinned to; null when not registered.' })
+  revision!: string | null;
+
+  @Field(() => [ModelFile], { description: 'The files nodes download (empty when not registered).' })
+  files!: ModelFile[];
+
+  @Field(() => String, { nullable: true, description: 'Which file(s) registration chose, and why.' })
+  selectionNote!: string | null;
+
+  @Field(() => Date, { nullable: true, description: 'When the model was registered.' })
+  registeredAt!: Date | null;
+}

@@ -1,0 +1,117 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { createApp } from '../../src/app.factory.js';
+import type { AppConfig } from '../../src/config/app-config.js';
+import { testEnv, type TestEnv } from './test-env.js';
+
+export interface GqlResponse<T> {
+  data?: T;
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> & { code?: string } }>;
+}
+
+/** A running control plane on a free port, with its own database and Redis prefix, and clients that speak to it. */
+export class AppHarness {
+  private readonly wsClients: Client[] = [];
+
+  private constructor(
+    readonly app: NestExpressApplication,
+    readonly url: string,
+    readonly config: AppConfig,
+    private readonly env: TestEnv,
+  ) {}
+
+  static async start(overrides: Record<string, string> = {}): Promise<AppHarness> {
+    const env = testEnv(overrides);
+    const app = await createApp(env.config);
+    await app.listen(0, '127.0.0.1');
+    const address = app.getHttpServer().address() as { port: number };
+    return new AppHarness(app, `http://127.0.0.1:${address.port}`, env.config, env);
+  }
+
+  async gql<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse<T>> {
+    const res = await fetch(`${this.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as GqlResponse<T>;
+  }
+
+  /** Runs a query that must succeed and returns its data. */
+  async data<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const res = await this.gql<T>(query, variables);
+    if (res.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
+    return res.data!;
+  }
+
+  ws(): Client {
+    const client = createClient({ url: `${this.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+    this.wsClients.push(client);
+    return client;
+  }
+
+  /** Subscribes and collects events; `ready` resolves once the server acknowledged the subscription. */
+  subscribe<T>(query: string, variables: Record<string, unknown> = {}): Subscription<T> {
+    return new Subscription<T>(this.ws(), query, variables);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.wsClients.map((c) => c.dispose()));
+    await this.app.close();
+    await this.env.cleanup();
+  }
+}
+
+export class Subscription<T> {
+  readonly events: T[] = [];
+  readonly errors: unknown[] = [];
+  private waiters: Array<() => void> = [];
+  private readonly unsubscribe: () => void;
+
+  constructor(client: Client, query: string, variables: Record<string, unknown>) {
+    this.unsubscribe = client.subscribe<T>(
+      { query, variables },
+      {
+        next: (msg) => {
+          if (msg.errors) this.errors.push(msg.errors);
+          if (msg.data) this.events.push(msg.data as T);
+          this.notify();
+        },
+        error: (err) => {
+          this.errors.push(err);
+          this.notify();
+        },
+        complete: () => this.notify(),
+      },
+    );
+  }
+
+  /** Waits until `count` events arrived (or fails after `timeoutMs`). */
+  async waitFor(count: number, timeoutMs = 10_000): Promise<T[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.events.length < count) {
+      if (this.errors.length) throw new Error(`Subscription failed: ${JSON.stringify(this.errors)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`Timed out waiting for ${count} events; got ${this.events.length}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.events.slice(0, count);
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    waiters.forEach((w) => w());
+  }
+}
