@@ -50,7 +50,11 @@ export const appConfigSchema = z.object({
   HF_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
   /** How long a list query waits for Hub stats before answering without them (the fetch goes on and fills the cache). */
   HF_STATS_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
-  HF_STATS_TTL_MS: z.coerce.number().int().min(1000).default(10 * 60 * 1000),
+  HF_STATS_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60 * 1000),
   HF_STATS_CACHE_SIZE: z.coerce.number().int().min(1).default(1000),
   SUPPORTED_MODELS_PATH: z.string().trim().min(1).default('./supported_models.json'),
   EMBEDDED_AGENT: bool('EMBEDDED_AGENT').default(true),

@@ -17,4 +17,6 @@ export function dataSourceOptions(url: string): DataSourceOptions {
   };
 }
 
-export default new DataSource(dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/llmfleet'));
+export default new DataSource(
+  dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/llmfleet'),
+);

@@ -32,7 +32,6 @@ const SEARCH_EXPAND = ['downloads', 'likes', 'lastModified', 'tags', 'pipeline_t
 const MAX_CURSOR_LENGTH = 4096;
 
 const REPO_ID = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,95}\/)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,95}$/;
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 const ggufSchema = z
   .object({
@@ -45,7 +44,11 @@ const ggufSchema = z
 const modelInfoSchema = z.object({
   id: z.string().min(1),
   sha: z.string().regex(/^[0-9a-f]{40}$/, 'sha must be a 40-hex commit id'),
-  gated: z.union([z.literal(false), z.literal('auto'), z.literal('manual')]).nullish(),
+  // A gating mode we do not know yet is still gating.
+  gated: z
+    .union([z.literal(false), z.literal('auto'), z.literal('manual')])
+    .nullish()
+    .catch('manual'),
   private: z.boolean().nullish(),
   downloads: z.number().nullish(),
   likes: z.number().nullish(),
@@ -89,6 +92,14 @@ function toGguf(gguf: z.infer<typeof ggufSchema>): HfGgufSummary | null {
   };
 }
 
+function isHfSort(value: string): value is HfSort {
+  return (HF_SORTS as readonly string[]).includes(value);
+}
+
+function hasControlChars(value: string): boolean {
+  return [...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+}
+
 function invalidArgument(field: string, value: string, why: string): HfError {
   return new HfError(HfErrorReason.INVALID_ARGUMENT, `${field} ${JSON.stringify(value)} ${why}`, { field });
 }
@@ -100,14 +111,14 @@ export function assertRepoId(repo: string): void {
 }
 
 function assertRevision(revision: string): void {
-  if (revision.length === 0 || revision.length > 255 || CONTROL_CHARS.test(revision)) {
+  if (revision.length === 0 || revision.length > 255 || hasControlChars(revision)) {
     throw invalidArgument('revision', revision, 'is not a valid revision (a branch, tag or commit sha)');
   }
 }
 
 function fileSegments(filename: string): string[] {
   const segments = filename.split('/');
-  if (CONTROL_CHARS.test(filename) || segments.some((s) => s === '' || s === '.' || s === '..')) {
+  if (hasControlChars(filename) || segments.some((s) => s === '' || s === '.' || s === '..')) {
     throw invalidArgument('file', filename, 'is not a valid path inside a repo');
   }
   return segments;
@@ -123,7 +134,8 @@ export function parseNextLink(link: string | null): string | null {
   if (!link) return null;
   for (const part of link.split(/,(?=\s*<)/)) {
     const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
-    if (match && /(?:^|;)\s*rel\s*=\s*"?(?:[^";]*\s)?next(?:\s[^";]*)?"?\s*(?:;|$)/i.test(match[2])) return match[1];
+    if (match && /(?:^|;)\s*rel\s*=\s*"?(?:[^";]*\s)?next(?:\s[^";]*)?"?\s*(?:;|$)/i.test(match[2] ?? ''))
+      return match[1] ?? null;
   }
   return null;
 }
@@ -142,11 +154,11 @@ export function decodeSearchCursor(cursor: string): URLSearchParams {
     invalidArgument('cursor', cursor.slice(0, 64), 'is not a cursor from a previous page; start again without one');
   if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw reject();
   const query = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (CONTROL_CHARS.test(query) || query.includes('://')) throw reject();
+  if (hasControlChars(query) || query.includes('://')) throw reject();
   const params = new URLSearchParams(query);
   if (!params.get('cursor')) throw reject();
   const sort = params.get('sort');
-  if (sort !== null && !HF_SORTS.includes(sort as HfSort)) throw reject();
+  if (sort !== null && !isHfSort(sort)) throw reject();
   return params;
 }
 
@@ -213,7 +225,7 @@ export class HfHubClient {
       params = decodeSearchCursor(opts.cursor);
       params.set('limit', String(clampSearchLimit(Number(params.get('limit') ?? SEARCH_LIMIT_DEFAULT))));
     } else {
-      if (opts.sort !== undefined && !HF_SORTS.includes(opts.sort)) {
+      if (opts.sort !== undefined && !isHfSort(opts.sort)) {
         throw invalidArgument('sort', String(opts.sort), `is not one of ${HF_SORTS.join(', ')}`);
       }
       params = new URLSearchParams();
@@ -314,7 +326,7 @@ export class HfHubClient {
       });
     } catch (err) {
       if (isTimeout(err)) throw this.timeout(ctx);
-      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+      const cause = errorCause(err);
       throw new HfError(
         HfErrorReason.UPSTREAM_ERROR,
         `Could not reach the Hugging Face Hub at ${this.endpoint} (${cause}); check network access and HF_ENDPOINT`,
@@ -354,8 +366,22 @@ export class HfHubClient {
   }
 }
 
+// Duck-typed: fetch's errors may come from another realm (jest's VM contexts), where instanceof Error fails.
 function isTimeout(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    'name' in err &&
+    (err.name === 'TimeoutError' || err.name === 'AbortError')
+  );
+}
+
+function errorCause(err: unknown): string {
+  const cause = typeof err === 'object' && err !== null && 'cause' in err ? err.cause : err;
+  if (typeof cause === 'object' && cause !== null && 'message' in cause && typeof cause.message === 'string') {
+    return cause.message;
+  }
+  return String(cause);
 }
 
 async function readErrorMessage(res: Response): Promise<string | undefined> {

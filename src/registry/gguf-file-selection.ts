@@ -20,13 +20,32 @@ export interface GgufSelection {
  * default (Q4_K_M: best size/quality trade-off), then near neighbours, then larger, then smaller, then unquantized.
  */
 export const QUANTIZATION_PREFERENCE = [
-  'Q4_K_M', 'Q4_K_S', 'Q5_K_M', 'Q4_0', 'IQ4_XS', 'IQ4_NL', 'Q5_K_S', 'Q5_0', 'Q6_K', 'Q8_0', 'Q3_K_L', 'Q3_K_M',
-  'IQ3_M', 'IQ3_XS', 'Q3_K_S', 'Q2_K', 'IQ2_M', 'BF16', 'F16', 'F32',
+  'Q4_K_M',
+  'Q4_K_S',
+  'Q5_K_M',
+  'Q4_0',
+  'IQ4_XS',
+  'IQ4_NL',
+  'Q5_K_S',
+  'Q5_0',
+  'Q6_K',
+  'Q8_0',
+  'Q3_K_L',
+  'Q3_K_M',
+  'IQ3_M',
+  'IQ3_XS',
+  'Q3_K_S',
+  'Q2_K',
+  'IQ2_M',
+  'BF16',
+  'F16',
+  'F32',
 ] as const;
 
 const PROJECTOR_PREFERENCE = ['F16', 'BF16', 'Q8_0', 'F32'];
 const SPLIT = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
-const QUANT = /(?:^|[-_.])((?:IQ[1-4]_(?:XXS|XS|NL|S|M))|(?:Q[2-8]_K(?:_(?:XL|S|M|L))?)|(?:Q[4-8]_[01](?:_[48]_[48])?)|BF16|F16|F32|MXFP4|TQ[12]_0)(?=[-_.]|$)/i;
+const QUANT =
+  /(?:^|[-_.])((?:IQ[1-4]_(?:XXS|XS|NL|S|M))|(?:Q[2-8]_K(?:_(?:XL|S|M|L))?)|(?:Q[4-8]_[01](?:_[48]_[48])?)|BF16|F16|F32|MXFP4|TQ[12]_0)(?=[-_.]|$)/i;
 
 export function isGguf(path: string): boolean {
   return path.toLowerCase().endsWith('.gguf');
@@ -74,10 +93,14 @@ export function selectGgufFiles(
     note = `Registered ${describe(chosen)} as requested.`;
   } else {
     if (groups.length === 0) {
-      throw new RegistryError(RegistryErrorReason.NOT_GGUF, `Repository ${repo} has only projector (mmproj) GGUF files and no model weights`, {
-        field: 'url',
-        repo,
-      });
+      throw new RegistryError(
+        RegistryErrorReason.NOT_GGUF,
+        `Repository ${repo} has only projector (mmproj) GGUF files and no model weights`,
+        {
+          field: 'url',
+          repo,
+        },
+      );
     }
     chosen = preferred(groups);
     const quant = quantizationOf(chosen[0]!.path);
@@ -122,11 +145,15 @@ function groupCandidates(files: RepoFile[]): RepoFile[][] {
 
 function requestedGroup(repo: string, files: RepoFile[], groups: RepoFile[][], requested: string): RepoFile[] {
   if (!isGguf(requested)) {
-    throw new RegistryError(RegistryErrorReason.NOT_GGUF, `File ${requested} is not a GGUF file (.gguf); llmfleet serves GGUF models`, {
-      field: 'url',
-      repo,
-      file: requested,
-    });
+    throw new RegistryError(
+      RegistryErrorReason.NOT_GGUF,
+      `File ${requested} is not a GGUF file (.gguf); llmfleet serves GGUF models`,
+      {
+        field: 'url',
+        repo,
+        file: requested,
+      },
+    );
   }
   if (isProjector(requested)) {
     throw new RegistryError(
@@ -159,10 +186,17 @@ function preferred(groups: RepoFile[][]): RepoFile[] {
     return index === -1 ? QUANTIZATION_PREFERENCE.length : index;
   };
   const total = (group: RepoFile[]) => group.reduce((sum, f) => sum + f.size, 0);
-  return [...groups].sort((a, b) => rank(a) - rank(b) || total(a) - total(b) || a[0]!.path.localeCompare(b[0]!.path))[0]!;
+  return [...groups].sort(
+    (a, b) => rank(a) - rank(b) || total(a) - total(b) || a[0]!.path.localeCompare(b[0]!.path),
+  )[0]!;
 }
 
-function chooseProjector(repo: string, files: RepoFile[], chosen: RepoFile[], requested: string | null): RepoFile | null {
+function chooseProjector(
+  repo: string,
+  files: RepoFile[],
+  chosen: RepoFile[],
+  requested: string | null,
+): RepoFile | null {
   if (requested !== null) {
     const found = files.find((f) => f.path === requested);
     if (!found) throw fileNotFound(repo, requested);
@@ -179,7 +213,10 @@ function chooseProjector(repo: string, files: RepoFile[], chosen: RepoFile[], re
 }
 
 function fileNotFound(repo: string, file: string): RegistryError {
-  return new RegistryError(RegistryErrorReason.FILE_NOT_FOUND, `File ${file} does not exist in ${repo}`, { repo, file });
+  return new RegistryError(RegistryErrorReason.FILE_NOT_FOUND, `File ${file} does not exist in ${repo}`, {
+    repo,
+    file,
+  });
 }
 
 function describe(group: RepoFile[]): string {

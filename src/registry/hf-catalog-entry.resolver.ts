@@ -11,9 +11,9 @@ export class HfCatalogEntryResolver {
 
   @ResolveField(() => [ID], { description: 'Ids of the registered models from this repository.' })
   async registeredModelIds(@Parent() entry: HfCatalogEntry, @Context() context: object): Promise<string[]> {
-    return requestLoader<string, string[]>(context, 'registeredIdsByRepo', (repos) => this.registry.registeredIdsByRepo(repos)).load(
-      entry.repo,
-    );
+    return requestLoader<string, string[]>(context, 'registeredIdsByRepo', (repos) =>
+      this.registry.registeredIdsByRepo(repos),
+    ).load(entry.repo);
   }
 
   @ResolveField(() => Boolean, { description: 'True when a model from this repository is registered.' })

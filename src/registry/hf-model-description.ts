@@ -8,7 +8,8 @@ export interface HubFacts {
   parameterTotal: number | null;
 }
 
-const NOISE_TAG = /^(gguf|region:|license:|base_model:|endpoints_compatible|autotrain_compatible|conversational|text-generation-inference|imatrix|deploy:|arxiv:|dataset:|en$)/i;
+const NOISE_TAG =
+  /^(gguf|region:|license:|base_model:|endpoints_compatible|autotrain_compatible|conversational|text-generation-inference|imatrix|deploy:|arxiv:|dataset:|en$)/i;
 
 /** Same headroom the catalog uses for its figures: weights + KV cache for a 4k context + runtime overhead. */
 export function estimateRequiredMemory(sizeBytes: number): number {

@@ -27,10 +27,14 @@ export function parseHfReference(input: string, hubEndpoint: string): HfReferenc
     const allowed = new Set(HUB_HOSTS);
     allowed.add(new URL(hubEndpoint).host.toLowerCase());
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new RegistryError(RegistryErrorReason.UNSUPPORTED_HOST, `url: scheme "${url.protocol}" is not supported; use https`, {
-        field: 'url',
-        value: input,
-      });
+      throw new RegistryError(
+        RegistryErrorReason.UNSUPPORTED_HOST,
+        `url: scheme "${url.protocol}" is not supported; use https`,
+        {
+          field: 'url',
+          value: input,
+        },
+      );
     }
     if (!allowed.has(url.host.toLowerCase())) {
       throw new RegistryError(
@@ -52,7 +56,8 @@ export function parseHfReference(input: string, hubEndpoint: string): HfReferenc
   if (segments.length < 2) throw invalid(input, 'must name a repository as org/repo');
   const [org, name, kind, ...rest] = segments as [string, string, string | undefined, ...string[]];
   for (const part of [org, name]) {
-    if (!REPO_PART.test(part) || part.includes('..')) throw invalid(input, `"${part}" is not a valid repository name part`);
+    if (!REPO_PART.test(part) || part.includes('..'))
+      throw invalid(input, `"${part}" is not a valid repository name part`);
   }
   const repo = `${org}/${name}`;
   if (kind === undefined) return { repo, revision: null, filename: null };
@@ -60,7 +65,8 @@ export function parseHfReference(input: string, hubEndpoint: string): HfReferenc
   if (kind === 'tree') {
     const revision = rest[0];
     if (!revision) throw invalid(input, 'names no revision after /tree/');
-    if (rest.length > 1) throw invalid(input, 'points to a folder; link a .gguf file (/blob/<rev>/<file>) or the repository');
+    if (rest.length > 1)
+      throw invalid(input, 'points to a folder; link a .gguf file (/blob/<rev>/<file>) or the repository');
     return { repo, revision, filename: null };
   }
   if (kind === 'blob' || kind === 'resolve') {
@@ -68,7 +74,10 @@ export function parseHfReference(input: string, hubEndpoint: string): HfReferenc
     if (!revision || fileParts.length === 0) throw invalid(input, `must be /${kind}/<revision>/<file>`);
     return { repo, revision, filename: fileParts.join('/') };
   }
-  throw invalid(input, `has an unexpected path segment "${kind}" after the repository (expected /blob/, /resolve/ or /tree/)`);
+  throw invalid(
+    input,
+    `has an unexpected path segment "${kind}" after the repository (expected /blob/, /resolve/ or /tree/)`,
+  );
 }
 
 function splitPath(path: string, input: string): string[] {
@@ -106,12 +115,19 @@ function parseUrl(raw: string, input: string): URL {
 }
 
 function invalid(input: string, why: string): RegistryError {
-  return new RegistryError(RegistryErrorReason.INVALID_REFERENCE, `url "${input}" ${why}`, { field: 'url', value: input });
-}
-
-function escapes(input: string, why: string): RegistryError {
-  return new RegistryError(RegistryErrorReason.PATH_ESCAPES_REPO, `url "${input}" ${why}: paths must stay inside the repository`, {
+  return new RegistryError(RegistryErrorReason.INVALID_REFERENCE, `url "${input}" ${why}`, {
     field: 'url',
     value: input,
   });
+}
+
+function escapes(input: string, why: string): RegistryError {
+  return new RegistryError(
+    RegistryErrorReason.PATH_ESCAPES_REPO,
+    `url "${input}" ${why}: paths must stay inside the repository`,
+    {
+      field: 'url',
+      value: input,
+    },
+  );
 }

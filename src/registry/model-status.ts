@@ -36,7 +36,8 @@ export interface DerivedModelStatus {
  * attempt failed, REGISTERED when no node holds it yet.
  */
 export function deriveModelStatus(registered: boolean, nodes: readonly NodeStateFacts[]): DerivedModelStatus {
-  if (!registered) return { status: ModelStatus.AVAILABLE, downloadProgress: null, availableNodes: 0, errorMessage: null };
+  if (!registered)
+    return { status: ModelStatus.AVAILABLE, downloadProgress: null, availableNodes: 0, errorMessage: null };
   const ready = nodes.filter((n) => n.lifecycleStatus === LifecycleStatus.READY).length;
   const inFlight = nodes.filter(
     (n) =>
@@ -48,7 +49,8 @@ export function deriveModelStatus(registered: boolean, nodes: readonly NodeState
   const downloadProgress = inFlight.length > 0 ? progressOf(inFlight) : null;
 
   if (ready > 0) return { status: ModelStatus.READY, downloadProgress, availableNodes: ready, errorMessage: null };
-  if (inFlight.length > 0) return { status: ModelStatus.DOWNLOADING, downloadProgress, availableNodes: 0, errorMessage: null };
+  if (inFlight.length > 0)
+    return { status: ModelStatus.DOWNLOADING, downloadProgress, availableNodes: 0, errorMessage: null };
   if (failed.length > 0) {
     const reasons = failed.map((n) => `${n.nodeId}: ${n.errorMessage ?? 'failed'}`);
     return { status: ModelStatus.ERROR, downloadProgress: null, availableNodes: 0, errorMessage: reasons.join('; ') };

@@ -35,10 +35,14 @@ export class RegistrationService {
   async registerCatalogModel(modelId: string): Promise<ModelView> {
     const def = this.catalog.get(modelId);
     if (!def) {
-      throw new RegistryError(RegistryErrorReason.MODEL_NOT_FOUND, `modelId "${modelId}" is not in the catalog (see supportedModels)`, {
-        field: 'modelId',
-        value: modelId,
-      });
+      throw new RegistryError(
+        RegistryErrorReason.MODEL_NOT_FOUND,
+        `modelId "${modelId}" is not in the catalog (see supportedModels)`,
+        {
+          field: 'modelId',
+          value: modelId,
+        },
+      );
     }
     await this.refuseExistingId(modelId);
     const info = await this.hub.modelInfo(def.repo);
@@ -78,7 +82,14 @@ export class RegistrationService {
     const files: ManifestFile[] = [
       ...selection.modelFiles.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256!, role: 'MODEL' as const })),
       ...(selection.projector
-        ? [{ path: selection.projector.path, size: selection.projector.size, sha256: selection.projector.sha256!, role: 'PROJECTOR' as const }]
+        ? [
+            {
+              path: selection.projector.path,
+              size: selection.projector.size,
+              sha256: selection.projector.sha256!,
+              role: 'PROJECTOR' as const,
+            },
+          ]
         : []),
     ];
     const entity = this.models.create({

@@ -1,4 +1,4 @@
-import { Args, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
+import { Args, ID, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
 import { EventsService } from '../events/events.service.js';
 import { Topic, type TopicEvent } from '../events/topics.js';
 import { HfStatsService } from '../hf-stats/hf-stats.service.js';
@@ -26,12 +26,14 @@ export class RegistryResolver {
   }
 
   @Query(() => ModelWithStatus, { nullable: true, description: 'One model by id; null when unknown.' })
-  async model(@Args('id', { type: () => String }) id: string): Promise<ModelWithStatus | null> {
+  async model(@Args('id', { type: () => ID }) id: string): Promise<ModelWithStatus | null> {
     const view = await this.registry.find(id);
     return view ? toModelWithStatus(view) : null;
   }
 
-  @Mutation(() => ModelWithStatus, { description: 'Registers a catalog model: pins its commit and files; no bytes move.' })
+  @Mutation(() => ModelWithStatus, {
+    description: 'Registers a catalog model: pins its commit and files; no bytes move.',
+  })
   async registerModel(@Args() { modelId }: ModelIdArgs): Promise<ModelWithStatus> {
     return toModelWithStatus(await this.registration.registerCatalogModel(modelId));
   }
@@ -44,7 +46,9 @@ export class RegistryResolver {
     return toModelWithStatus(await this.registration.registerHubModel(url));
   }
 
-  @Mutation(() => ModelWithStatus, { description: 'Unregisters a model (registered → available). Files on nodes are kept.' })
+  @Mutation(() => ModelWithStatus, {
+    description: 'Unregisters a model (registered → available). Files on nodes are kept.',
+  })
   async unregisterModel(@Args() { modelId }: ModelIdArgs): Promise<ModelWithStatus> {
     return toModelWithStatus(await this.registry.unregister(modelId));
   }
@@ -75,7 +79,9 @@ export class RegistryResolver {
         timestamp: new Date(event.timestamp),
       }),
   })
-  modelStatusChanged(@Args() _args: ModelStatusChangedArgs): AsyncIterableIterator<TopicEvent<Topic.MODEL_STATUS_CHANGED>> {
+  modelStatusChanged(
+    @Args() _args: ModelStatusChangedArgs,
+  ): AsyncIterableIterator<TopicEvent<Topic.MODEL_STATUS_CHANGED>> {
     return this.events.subscribe(Topic.MODEL_STATUS_CHANGED);
   }
 }

@@ -8,7 +8,13 @@ import { Topic } from '../events/topics.js';
 import { HfHubClient } from '../hf-stats/hf-hub.client.js';
 import { RegisteredModelEntity } from './entities/registered-model.entity.js';
 import type { ModelManifest } from './manifest.js';
-import { deriveModelStatus, ModelSource, ModelStatus, type DerivedModelStatus, type NodeStateFacts } from './model-status.js';
+import {
+  deriveModelStatus,
+  ModelSource,
+  ModelStatus,
+  type DerivedModelStatus,
+  type NodeStateFacts,
+} from './model-status.js';
 import { RegistryError, RegistryErrorReason } from './registry.errors.js';
 
 /** A model as the registry sees it: what it is, whether it is registered, and its derived status. */
@@ -38,16 +44,16 @@ export class RegistryService {
   async list(filter: ModelFilter = {}): Promise<ModelView[]> {
     const registrations = await this.models.find({ order: { createdAt: 'ASC' } });
     const byId = new Map(registrations.map((r) => [r.id, r]));
-    const views: ModelView[] = this.catalog.list().map((def) => this.view(def.id, def, ModelSource.CATALOG, byId.get(def.id) ?? null));
+    const views: ModelView[] = this.catalog
+      .list()
+      .map((def) => this.view(def.id, def, ModelSource.CATALOG, byId.get(def.id) ?? null));
     for (const registration of registrations) {
       if (registration.source === ModelSource.HUGGING_FACE) {
         views.push(this.view(registration.id, registration.model, registration.source, registration));
       }
     }
     const needle = filter.search?.trim().toLowerCase();
-    return views.filter(
-      (v) => (!filter.status || v.status === filter.status) && (!needle || matches(v, needle)),
-    );
+    return views.filter((v) => (!filter.status || v.status === filter.status) && (!needle || matches(v, needle)));
   }
 
   async find(id: string): Promise<ModelView | null> {
@@ -67,10 +73,14 @@ export class RegistryService {
     const registration = await this.models.findOneBy({ id });
     if (registration) return registration;
     if (this.catalog.get(id)) {
-      throw new RegistryError(RegistryErrorReason.NOT_REGISTERED, `Model ${id} is in the catalog but not registered; register it first`, {
-        field: 'modelId',
-        value: id,
-      });
+      throw new RegistryError(
+        RegistryErrorReason.NOT_REGISTERED,
+        `Model ${id} is in the catalog but not registered; register it first`,
+        {
+          field: 'modelId',
+          value: id,
+        },
+      );
     }
     throw notFound(id);
   }
@@ -96,12 +106,20 @@ export class RegistryService {
       modelId: registration.id,
       repo: registration.repo,
       revision: registration.revision,
-      files: registration.files.map((f) => ({ ...f, url: this.hub.fileUrl(registration.repo, registration.revision, f.path) })),
+      files: registration.files.map((f) => ({
+        ...f,
+        url: this.hub.fileUrl(registration.repo, registration.revision, f.path),
+      })),
       totalBytes: registration.files.reduce((sum, f) => sum + f.size, 0),
     };
   }
 
-  view(id: string, model: SupportedModelDef, source: ModelSource, registration: RegisteredModelEntity | null): ModelView {
+  view(
+    id: string,
+    model: SupportedModelDef,
+    source: ModelSource,
+    registration: RegisteredModelEntity | null,
+  ): ModelView {
     const nodes: NodeStateFacts[] = [];
     return { id, model, source, registration, nodes, ...deriveModelStatus(registration !== null, nodes) };
   }
@@ -120,7 +138,10 @@ export class RegistryService {
   /** For each repo (any case), the ids registered from it: one query for the whole list. */
   async registeredIdsByRepo(repos: readonly string[]): Promise<string[][]> {
     const keys = repos.map((r) => r.toLowerCase());
-    const rows = await this.models.find({ select: { id: true, repoKey: true }, where: { repoKey: In([...new Set(keys)]) } });
+    const rows = await this.models.find({
+      select: { id: true, repoKey: true },
+      where: { repoKey: In([...new Set(keys)]) },
+    });
     return keys.map((key) => rows.filter((r) => r.repoKey === key).map((r) => r.id));
   }
 }
@@ -133,8 +154,12 @@ function matches(view: ModelView, needle: string): boolean {
 }
 
 function notFound(id: string): RegistryError {
-  return new RegistryError(RegistryErrorReason.MODEL_NOT_FOUND, `No model with id "${id}" in the catalog or the registry`, {
-    field: 'modelId',
-    value: id,
-  });
+  return new RegistryError(
+    RegistryErrorReason.MODEL_NOT_FOUND,
+    `No model with id "${id}" in the catalog or the registry`,
+    {
+      field: 'modelId',
+      value: id,
+    },
+  );
 }

@@ -29,7 +29,10 @@ export class AppHarness {
     return new AppHarness(app, `http://127.0.0.1:${address.port}`, env.config, env);
   }
 
-  async gql<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse<T>> {
+  async gql<T = Record<string, unknown>>(
+    query: string,
+    variables: Record<string, unknown> = {},
+  ): Promise<GqlResponse<T>> {
     const res = await fetch(`${this.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -46,7 +49,12 @@ export class AppHarness {
   }
 
   ws(): Client {
-    const client = createClient({ url: `${this.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+    const client = createClient({
+      url: `${this.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: false,
+    });
     this.wsClients.push(client);
     return client;
   }
@@ -57,7 +65,7 @@ export class AppHarness {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.wsClients.map((c) => c.dispose()));
+    for (const client of this.wsClients) await client.dispose();
     await this.app.close();
     await this.env.cleanup();
   }
@@ -75,7 +83,7 @@ export class Subscription<T> {
       {
         next: (msg) => {
           if (msg.errors) this.errors.push(msg.errors);
-          if (msg.data) this.events.push(msg.data as T);
+          if (msg.data) this.events.push(msg.data);
           this.notify();
         },
         error: (err) => {

@@ -126,7 +126,7 @@ const u32Scratch = new Uint32Array(f32Scratch.buffer);
 /** IEEE 754 binary32 → binary16 bits, round to nearest even (inputs here are small and finite). */
 export function f32ToF16Bits(v: number): number {
   f32Scratch[0] = v;
-  const x = u32Scratch[0];
+  const x = u32Scratch[0]!;
   const sign = (x >>> 16) & 0x8000;
   const exp = ((x >>> 23) & 0xff) - 127 + 15;
   let mant = x & 0x7fffff;
@@ -260,7 +260,7 @@ export function buildTinyGguf(opts: TinyGgufOptions = {}): TinyGgufLayout {
   const rand = mulberry32(seed);
   const view = new DataView(out.buffer, out.byteOffset, out.length);
   tensors.forEach((t, i) => {
-    const init = specs[i].init;
+    const init = specs[i]!.init;
     const size = t.type === GGML_F16 ? 2 : 4;
     const end = dataStart + t.offset + t.bytes;
     for (let p = dataStart + t.offset; p < end; p += size) {
@@ -313,7 +313,7 @@ export const brokenGguf = {
   /** Same size; the low mantissa byte of 16 values of token_embd XOR 0xFF: still loads, only the sha256 differs. */
   flippedBytes(): Buffer {
     const { buffer, dataStart } = buildTinyGguf();
-    for (let i = 0; i < 16; i++) buffer[dataStart + i * 64] = buffer[dataStart + i * 64] ^ 0xff;
+    for (let i = 0; i < 16; i++) buffer[dataStart + i * 64] = buffer[dataStart + i * 64]! ^ 0xff;
     return buffer;
   },
 };

@@ -58,7 +58,9 @@ describe('selectGgufFiles', () => {
 
   it('names the missing parts of an incomplete split GGUF', () => {
     const files = [file('big-00001-of-00003.gguf'), file('big-00003-of-00003.gguf')];
-    expect(() => selectGgufFiles('org/repo', files, 'big-00001-of-00003.gguf')).toThrow(/missing big-00002-of-00003\.gguf/);
+    expect(() => selectGgufFiles('org/repo', files, 'big-00001-of-00003.gguf')).toThrow(
+      /missing big-00002-of-00003\.gguf/,
+    );
   });
 
   it('carries the projector of a vision model, preferring f16, never as the weights', () => {
@@ -71,10 +73,20 @@ describe('selectGgufFiles', () => {
 
   it('refuses a repository without GGUF files, a non-GGUF file, a missing file, a projector as weights', () => {
     const cases: Array<[RepoFile[], string | null, RegistryErrorReason, RegExp]> = [
-      [[file('model.safetensors'), file('config.json')], null, RegistryErrorReason.NOT_GGUF, /has no GGUF files \(it has \.safetensors, \.json\)/],
+      [
+        [file('model.safetensors'), file('config.json')],
+        null,
+        RegistryErrorReason.NOT_GGUF,
+        /has no GGUF files \(it has \.safetensors, \.json\)/,
+      ],
       [repoFiles, 'README.md', RegistryErrorReason.NOT_GGUF, /README\.md is not a GGUF file/],
       [repoFiles, 'nope.gguf', RegistryErrorReason.FILE_NOT_FOUND, /nope\.gguf does not exist in org\/repo/],
-      [[file('m.gguf'), file('mmproj-f16.gguf')], 'mmproj-f16.gguf', RegistryErrorReason.INVALID_REFERENCE, /projector/],
+      [
+        [file('m.gguf'), file('mmproj-f16.gguf')],
+        'mmproj-f16.gguf',
+        RegistryErrorReason.INVALID_REFERENCE,
+        /projector/,
+      ],
     ];
     for (const [files, requested, reason, message] of cases) {
       expect(() => selectGgufFiles('org/repo', files, requested)).toThrow(message);
@@ -87,6 +99,8 @@ describe('selectGgufFiles', () => {
   });
 
   it('refuses a file whose checksum the Hub does not give', () => {
-    expect(() => selectGgufFiles('org/repo', [{ path: 'm.gguf', size: 1, sha256: null }], null)).toThrow(/no LFS sha256/);
+    expect(() => selectGgufFiles('org/repo', [{ path: 'm.gguf', size: 1, sha256: null }], null)).toThrow(
+      /no LFS sha256/,
+    );
   });
 });

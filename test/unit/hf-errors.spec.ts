@@ -135,7 +135,10 @@ describe('search paging helpers', () => {
   });
 
   it('a cursor keeps only the query of the next link', () => {
-    const cursor = encodeSearchCursor('https://elsewhere.example/api/models?filter=gguf&cursor=abc&limit=3', 'https://hub');
+    const cursor = encodeSearchCursor(
+      'https://elsewhere.example/api/models?filter=gguf&cursor=abc&limit=3',
+      'https://hub',
+    );
     expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
     const params = decodeSearchCursor(cursor);
     expect(params.get('cursor')).toBe('abc');

@@ -37,7 +37,11 @@ describe('parseHfReference', () => {
   });
 
   it('reads the revision of a /tree/ URL', () => {
-    expect(parse('https://huggingface.co/org/repo/tree/v1.0')).toEqual({ repo: 'org/repo', revision: 'v1.0', filename: null });
+    expect(parse('https://huggingface.co/org/repo/tree/v1.0')).toEqual({
+      repo: 'org/repo',
+      revision: 'v1.0',
+      filename: null,
+    });
   });
 
   it('reads revision and file of /blob/ and /resolve/ URLs, nested paths included', () => {

@@ -2,7 +2,13 @@ import { describe, expect, it } from '@jest/globals';
 import { LifecycleStatus } from '../../src/nodes/lifecycle-status.js';
 import { deriveModelStatus, ModelStatus, type NodeStateFacts } from '../../src/registry/model-status.js';
 
-const node = (nodeId: string, lifecycleStatus: LifecycleStatus, bytesDone = 0, bytesTotal = 100, errorMessage: string | null = null): NodeStateFacts => ({
+const node = (
+  nodeId: string,
+  lifecycleStatus: LifecycleStatus,
+  bytesDone = 0,
+  bytesTotal = 100,
+  errorMessage: string | null = null,
+): NodeStateFacts => ({
   nodeId,
   lifecycleStatus,
   bytesDone,

@@ -8,7 +8,8 @@ export class ModelsArgs {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Case-insensitive text matched against id, name, repo, description, quantization, parameters and tags.',
+    description:
+      'Case-insensitive text matched against id, name, repo, description, quantization, parameters and tags.',
   })
   search?: string | null;
 }

@@ -4,7 +4,9 @@ import { LifecycleStatus, ModelStatus } from './model-status.enums.js';
 
 @ObjectType('ModelStatusEvent', { description: 'A change of a model’s status, or of its lifecycle on one node.' })
 export class ModelStatusEvent {
-  @Field(() => GraphQLSafeInt, { description: 'Fleet-wide, strictly increasing: a gap means an event was missed; re-query.' })
+  @Field(() => GraphQLSafeInt, {
+    description: 'Fleet-wide, strictly increasing: a gap means an event was missed; re-query.',
+  })
   seq!: number;
 
   @Field(() => Date)

@@ -26,7 +26,10 @@ export class ModelWithStatus {
   @Field(() => Int, { description: 'Number of nodes where the model is READY.' })
   availableNodes!: number;
 
-  @Field(() => String, { nullable: true, description: 'The commit the registration is pinned to; null when not registered.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'The commit the registration is pinned to; null when not registered.',
+  })
   revision!: string | null;
 
   @Field(() => [ModelFile], { description: 'The files nodes download (empty when not registered).' })
