@@ -3,6 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { mountQueueBoard } from './jobs/queue-board.js';
 
 /** Builds the control plane (used by main.ts and by the end-to-end tests, so both run the same app). */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
@@ -12,5 +13,6 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
+  mountQueueBoard(app);
   return app;
 }

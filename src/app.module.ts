@@ -1,4 +1,5 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
 import { LoggerModule } from 'nestjs-pino';
@@ -6,10 +7,12 @@ import { CatalogModule } from './catalog/catalog.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { DownloadsModule } from './downloads/downloads.module.js';
 import { formatGraphqlError } from './errors/format-error.js';
 import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { HfStatsModule } from './hf-stats/hf-stats.module.js';
+import { NodesModule } from './nodes/nodes.module.js';
 import { RegistryModule } from './registry/registry.module.js';
 
 @Module({})
@@ -24,6 +27,10 @@ export class AppModule {
         }),
         DatabaseModule,
         EventsModule,
+        BullModule.forRoot({
+          connection: { url: config.REDIS_URL, maxRetriesPerRequest: null },
+          prefix: `${config.REDIS_PREFIX}:bull`,
+        }),
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,
           autoSchemaFile: true,
@@ -38,6 +45,8 @@ export class AppModule {
         CatalogModule,
         HfStatsModule,
         RegistryModule,
+        NodesModule,
+        DownloadsModule,
       ],
     };
   }

@@ -27,40 +27,71 @@ const url = (protocols: string[]) =>
 
 const port = z.coerce.number().int().min(0).max(65535);
 
-export const appConfigSchema = z.object({
-  PORT: port.default(3000),
-  HOST: z.string().trim().min(1).default('0.0.0.0'),
-  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/llmfleet'),
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
-  /** Prefix for every Redis key and channel (queues, PubSub, sequence numbers), so deployments and test runs can share one Redis. */
-  REDIS_PREFIX: z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z0-9_.:-]+$/, 'must contain only letters, digits and _ . : -')
-    .default('llmfleet'),
-  HF_ENDPOINT: url(['http:', 'https:'])
-    .default('https://huggingface.co')
-    .transform((v) => v.replace(/\/+$/, '')),
-  HF_TOKEN: z
-    .string()
-    .trim()
-    .optional()
-    .transform((v) => (v ? v : undefined)),
-  /** Per-request timeout for calls to the Hub's API. */
-  HF_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
-  /** How long a list query waits for Hub stats before answering without them (the fetch goes on and fills the cache). */
-  HF_STATS_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
-  HF_STATS_TTL_MS: z.coerce
-    .number()
-    .int()
-    .min(1000)
-    .default(10 * 60 * 1000),
-  HF_STATS_CACHE_SIZE: z.coerce.number().int().min(1).default(1000),
-  SUPPORTED_MODELS_PATH: z.string().trim().min(1).default('./supported_models.json'),
-  EMBEDDED_AGENT: bool('EMBEDDED_AGENT').default(true),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  NODE_ENV: z.string().default('development'),
-});
+export const appConfigSchema = z
+  .object({
+    PORT: port.default(3000),
+    HOST: z.string().trim().min(1).default('0.0.0.0'),
+    DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/llmfleet'),
+    REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+    /** Prefix for every Redis key and channel (queues, PubSub, sequence numbers), so deployments and test runs can share one Redis. */
+    REDIS_PREFIX: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'must contain only letters, digits and _ . : -')
+      .default('llmfleet'),
+    HF_ENDPOINT: url(['http:', 'https:'])
+      .default('https://huggingface.co')
+      .transform((v) => v.replace(/\/+$/, '')),
+    HF_TOKEN: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v ? v : undefined)),
+    /** Per-request timeout for calls to the Hub's API. */
+    HF_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
+    /** How long a list query waits for Hub stats before answering without them (the fetch goes on and fills the cache). */
+    HF_STATS_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+    HF_STATS_TTL_MS: z.coerce
+      .number()
+      .int()
+      .min(1000)
+      .default(10 * 60 * 1000),
+    HF_STATS_CACHE_SIZE: z.coerce.number().int().min(1).default(1000),
+    SUPPORTED_MODELS_PATH: z.string().trim().min(1).default('./supported_models.json'),
+    EMBEDDED_AGENT: bool('EMBEDDED_AGENT').default(true),
+    /** Shared secret a node presents to join the fleet; unset means any agent that can reach the control plane may join. */
+    NODE_JOIN_TOKEN: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v ? v : undefined)),
+    NODE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(300_000).default(5000),
+    /** A node that has not heartbeaten for this long is OFFLINE. */
+    NODE_OFFLINE_AFTER_MS: z.coerce.number().int().min(300).default(15_000),
+    DOWNLOAD_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+    /** First retry delay of a download job; doubles each attempt. */
+    DOWNLOAD_BACKOFF_MS: z.coerce.number().int().min(10).default(2000),
+    /** How long a download for an offline node waits for it to come back before failing. */
+    DOWNLOAD_NODE_WAIT_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(10 * 60 * 1000),
+    /** Progress events are coalesced to at most one per node × model per interval. */
+    PROGRESS_EVENT_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
+    /** How long a BullMQ worker's lock on a job lasts: a worker that dies gives its jobs back after about this long. */
+    JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+    /** Embedded agent (EMBEDDED_AGENT=true): its port (0 = any free port), model directory and node name. */
+    AGENT_PORT: port.default(0),
+    MODELS_DIR: z.string().trim().min(1).default('./models'),
+    NODE_NAME: z.string().trim().min(1).max(200).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    NODE_ENV: z.string().default('development'),
+  })
+  .refine((c) => c.NODE_OFFLINE_AFTER_MS > c.NODE_HEARTBEAT_INTERVAL_MS, {
+    path: ['NODE_OFFLINE_AFTER_MS'],
+    message: 'must be longer than NODE_HEARTBEAT_INTERVAL_MS, or every node would flap offline between heartbeats',
+  });
 
 export type AppConfig = z.infer<typeof appConfigSchema>;
 

@@ -1,5 +1,7 @@
 import { CatalogError, CatalogErrorReason } from '../catalog/catalog.errors.js';
 import { DomainError, PublicErrorCode } from '../common/domain-error.js';
+import { DownloadsError, DownloadsErrorReason } from '../downloads/downloads.errors.js';
+import { NodesError, NodesErrorReason } from '../nodes/nodes.errors.js';
 import { HfError, HfErrorReason } from '../hf-stats/hf.errors.js';
 import { RegistryError, RegistryErrorReason } from '../registry/registry.errors.js';
 
@@ -8,6 +10,8 @@ export function publicCodeOf(err: DomainError): PublicErrorCode {
   if (err instanceof RegistryError) return registryCode(err.reason);
   if (err instanceof HfError) return hfCode(err.reason);
   if (err instanceof CatalogError) return catalogCode(err.reason);
+  if (err instanceof NodesError) return nodesCode(err.reason);
+  if (err instanceof DownloadsError) return downloadsCode(err.reason);
   return PublicErrorCode.INTERNAL_SERVER_ERROR;
 }
 
@@ -57,6 +61,35 @@ function catalogCode(reason: CatalogErrorReason): PublicErrorCode {
     case CatalogErrorReason.INVALID_CATALOG:
     case CatalogErrorReason.CATALOG_UNREADABLE:
       return PublicErrorCode.INTERNAL_SERVER_ERROR;
+  }
+}
+
+function nodesCode(reason: NodesErrorReason): PublicErrorCode {
+  switch (reason) {
+    case NodesErrorReason.INVALID_REGISTRATION:
+    case NodesErrorReason.INVALID_HEARTBEAT:
+      return PublicErrorCode.BAD_USER_INPUT;
+    case NodesErrorReason.JOIN_TOKEN_REQUIRED:
+    case NodesErrorReason.NODE_TOKEN_MISSING:
+      return PublicErrorCode.UNAUTHENTICATED;
+    case NodesErrorReason.JOIN_TOKEN_INVALID:
+    case NodesErrorReason.NODE_TOKEN_INVALID:
+      return PublicErrorCode.FORBIDDEN;
+    case NodesErrorReason.NODE_NOT_FOUND:
+      return PublicErrorCode.NOT_FOUND;
+    case NodesErrorReason.AGENT_UNREACHABLE:
+    case NodesErrorReason.AGENT_REJECTED:
+      return PublicErrorCode.UPSTREAM_UNAVAILABLE;
+  }
+}
+
+function downloadsCode(reason: DownloadsErrorReason): PublicErrorCode {
+  switch (reason) {
+    case DownloadsErrorReason.NO_NODES:
+    case DownloadsErrorReason.EMPTY_NODE_LIST:
+      return PublicErrorCode.BAD_USER_INPUT;
+    case DownloadsErrorReason.NODES_UNREACHABLE:
+      return PublicErrorCode.UPSTREAM_UNAVAILABLE;
   }
 }
 

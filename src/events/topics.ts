@@ -24,10 +24,42 @@ export interface ModelStatusChangedPayload {
   errorMessage: string | null;
 }
 
+/** A node × model state as it travels in events. */
+export interface NodeModelStatePayload {
+  nodeId: string;
+  modelId: string;
+  lifecycleStatus: string;
+  bytesDone: number;
+  bytesTotal: number;
+  filePath: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  updatedAt: string;
+}
+
+export interface NodeStatusChangedPayload {
+  nodeId: string;
+  name: string;
+  status: string;
+  models: NodeModelStatePayload[];
+}
+
+export interface MetricsUpdatedPayload {
+  nodeId: string;
+  gpuUsage: number | null;
+  memoryUsage: number;
+  requestCount: number;
+  vramUsedBytes: number;
+  vramTotalBytes: number;
+  cpuUsage: number;
+  ramUsedBytes: number;
+  ramTotalBytes: number;
+}
+
 export interface TopicPayloads {
   [Topic.MODEL_STATUS_CHANGED]: ModelStatusChangedPayload;
-  [Topic.NODE_STATUS_CHANGED]: Record<string, unknown>;
-  [Topic.METRICS_UPDATED]: Record<string, unknown>;
+  [Topic.NODE_STATUS_CHANGED]: NodeStatusChangedPayload;
+  [Topic.METRICS_UPDATED]: MetricsUpdatedPayload;
   [Topic.REPAIR_STATUS_CHANGED]: Record<string, unknown>;
 }
 

@@ -116,7 +116,7 @@ export class RegistrationService {
     }
     this.stats.prime(info.id, info);
     const saved = await this.models.findOneByOrFail({ id });
-    const view = this.registry.view(id, def, source, saved);
+    const view = this.registry.view(id, def, source, saved, []);
     await this.registry.publishStatus(view);
     return view;
   }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { HfStatsModule } from '../hf-stats/hf-stats.module.js';
+import { NodesModule } from '../nodes/nodes.module.js';
 import { RegisteredModelEntity } from './entities/registered-model.entity.js';
 import { HfCatalogEntryResolver } from './hf-catalog-entry.resolver.js';
 import { ModelsController } from './models.controller.js';
@@ -10,7 +11,7 @@ import { RegistryResolver } from './registry.resolver.js';
 import { RegistryService } from './registry.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([RegisteredModelEntity]), CatalogModule, HfStatsModule],
+  imports: [TypeOrmModule.forFeature([RegisteredModelEntity]), CatalogModule, HfStatsModule, NodesModule],
   providers: [RegistryService, RegistrationService, RegistryResolver, HfCatalogEntryResolver],
   controllers: [ModelsController],
   exports: [RegistryService],

@@ -3,6 +3,7 @@ import { EventsService } from '../events/events.service.js';
 import { Topic, type TopicEvent } from '../events/topics.js';
 import { HfStatsService } from '../hf-stats/hf-stats.service.js';
 import { HfStats } from '../hf-stats/models/hf-stats.model.js';
+import { NodeModelState } from '../nodes/models/node.model.js';
 import { ModelIdArgs, ModelStatusChangedArgs, ModelsArgs } from './dto/models.args.js';
 import { ModelStatusEvent } from './models/model-status-event.model.js';
 import { LifecycleStatus, ModelStatus } from './models/model-status.enums.js';
@@ -53,9 +54,9 @@ export class RegistryResolver {
     return toModelWithStatus(await this.registry.unregister(modelId));
   }
 
-  @Mutation(() => ModelWithStatus, { description: 'Removes the model’s files from every node, then unregisters it.' })
-  async deleteModel(@Args() { modelId }: ModelIdArgs): Promise<ModelWithStatus> {
-    return toModelWithStatus(await this.registry.delete(modelId));
+  @ResolveField(() => [NodeModelState], { description: 'The model on each node that has it or is getting it.' })
+  nodes(@Parent() model: ModelWithStatus): NodeModelState[] {
+    return model.nodeStates;
   }
 
   @ResolveField(() => HfStats, {

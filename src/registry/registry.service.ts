@@ -6,15 +6,11 @@ import type { SupportedModelDef } from '../catalog/supported-model.js';
 import { EventsService } from '../events/events.service.js';
 import { Topic } from '../events/topics.js';
 import { HfHubClient } from '../hf-stats/hf-hub.client.js';
+import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
+import { NodeStatesService } from '../nodes/node-states.service.js';
 import { RegisteredModelEntity } from './entities/registered-model.entity.js';
 import type { ModelManifest } from './manifest.js';
-import {
-  deriveModelStatus,
-  ModelSource,
-  ModelStatus,
-  type DerivedModelStatus,
-  type NodeStateFacts,
-} from './model-status.js';
+import { deriveModelStatus, ModelSource, ModelStatus, type DerivedModelStatus } from './model-status.js';
 import { RegistryError, RegistryErrorReason } from './registry.errors.js';
 
 /** A model as the registry sees it: what it is, whether it is registered, and its derived status. */
@@ -23,7 +19,7 @@ export interface ModelView extends DerivedModelStatus {
   model: SupportedModelDef;
   source: ModelSource;
   registration: RegisteredModelEntity | null;
-  nodes: NodeStateFacts[];
+  nodes: NodeModelStateEntity[];
 }
 
 export interface ModelFilter {
@@ -38,18 +34,23 @@ export class RegistryService {
     private readonly catalog: CatalogService,
     private readonly hub: HfHubClient,
     private readonly events: EventsService,
+    private readonly nodeStates: NodeStatesService,
   ) {}
 
-  /** Catalog models (registered or not) then Hugging Face registrations, filtered; one query whatever the count. */
+  /** Catalog models (registered or not) then Hugging Face registrations, filtered; two queries whatever the count. */
   async list(filter: ModelFilter = {}): Promise<ModelView[]> {
-    const registrations = await this.models.find({ order: { createdAt: 'ASC' } });
+    const [registrations, states] = await Promise.all([
+      this.models.find({ order: { createdAt: 'ASC' } }),
+      this.nodeStates.all(),
+    ]);
     const byId = new Map(registrations.map((r) => [r.id, r]));
-    const views: ModelView[] = this.catalog
-      .list()
-      .map((def) => this.view(def.id, def, ModelSource.CATALOG, byId.get(def.id) ?? null));
+    const statesById = groupBy(states, (s) => s.modelId);
+    const view = (id: string, def: SupportedModelDef, source: ModelSource, reg: RegisteredModelEntity | null) =>
+      this.view(id, def, source, reg, statesById.get(id) ?? []);
+    const views = this.catalog.list().map((def) => view(def.id, def, ModelSource.CATALOG, byId.get(def.id) ?? null));
     for (const registration of registrations) {
       if (registration.source === ModelSource.HUGGING_FACE) {
-        views.push(this.view(registration.id, registration.model, registration.source, registration));
+        views.push(view(registration.id, registration.model, registration.source, registration));
       }
     }
     const needle = filter.search?.trim().toLowerCase();
@@ -58,9 +59,17 @@ export class RegistryService {
 
   async find(id: string): Promise<ModelView | null> {
     const registration = await this.models.findOneBy({ id });
-    if (registration) return this.view(id, registration.model, registration.source, registration);
+    if (registration) {
+      return this.view(
+        id,
+        registration.model,
+        registration.source,
+        registration,
+        await this.nodeStates.forModels([id]),
+      );
+    }
     const def = this.catalog.get(id);
-    return def ? this.view(id, def, ModelSource.CATALOG, null) : null;
+    return def ? this.view(id, def, ModelSource.CATALOG, null, []) : null;
   }
 
   async get(id: string): Promise<ModelView> {
@@ -90,14 +99,9 @@ export class RegistryService {
     const registration = await this.getRegistered(id);
     const result = await this.models.delete({ id });
     if (!result.affected) throw notFound(id);
-    const view = this.view(id, registration.model, registration.source, null);
+    const view = this.view(id, registration.model, registration.source, null, []);
     await this.publishStatus(view);
     return view;
-  }
-
-  /** Removes the model from every node, then unregisters it. (Nodes hold no files until downloads exist.) */
-  async delete(id: string): Promise<ModelView> {
-    return this.unregister(id);
   }
 
   async manifest(id: string): Promise<ModelManifest> {
@@ -119,8 +123,9 @@ export class RegistryService {
     model: SupportedModelDef,
     source: ModelSource,
     registration: RegisteredModelEntity | null,
+    states: readonly NodeModelStateEntity[],
   ): ModelView {
-    const nodes: NodeStateFacts[] = [];
+    const nodes = registration ? [...states] : [];
     return { id, model, source, registration, nodes, ...deriveModelStatus(registration !== null, nodes) };
   }
 
@@ -144,6 +149,17 @@ export class RegistryService {
     });
     return keys.map((key) => rows.filter((r) => r.repoKey === key).map((r) => r.id));
   }
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
 }
 
 function matches(view: ModelView, needle: string): boolean {

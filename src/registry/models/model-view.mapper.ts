@@ -1,4 +1,5 @@
 import { SupportedModel } from '../../catalog/models/supported-model.model.js';
+import { toNodeModelState } from '../../nodes/models/node.mapper.js';
 import type { ModelView } from '../registry.service.js';
 import { ModelFile } from './model-file.model.js';
 import { ModelWithStatus } from './model-with-status.model.js';
@@ -16,5 +17,6 @@ export function toModelWithStatus(view: ModelView): ModelWithStatus {
     files: (view.registration?.files ?? []).map((f) => ModelFile.from(f)),
     selectionNote: view.registration?.selectionNote ?? null,
     registeredAt: view.registration?.createdAt ?? null,
+    nodeStates: view.nodes.map(toNodeModelState),
   });
 }

@@ -1,5 +1,6 @@
 import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
 import { SupportedModel } from '../../catalog/models/supported-model.model.js';
+import type { NodeModelState } from '../../nodes/models/node.model.js';
 import { ModelFile } from './model-file.model.js';
 import { ModelSource, ModelStatus } from './model-status.enums.js';
 
@@ -40,4 +41,7 @@ export class ModelWithStatus {
 
   @Field(() => Date, { nullable: true, description: 'When the model was registered.' })
   registeredAt!: Date | null;
+
+  /** Resolved by the `nodes` field. */
+  nodeStates!: NodeModelState[];
 }

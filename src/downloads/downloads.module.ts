@@ -1,0 +1,18 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
+import { QueueName } from '../jobs/job-catalog.js';
+import { NodesModule } from '../nodes/nodes.module.js';
+import { RegistryModule } from '../registry/registry.module.js';
+import { AgentProtocolController } from './agent-protocol.controller.js';
+import { DownloadsResolver } from './downloads.resolver.js';
+import { DownloadsService } from './downloads.service.js';
+import { DownloadProcessor } from './jobs/download.processor.js';
+import { ModelStateRelay } from './model-state-relay.service.js';
+
+@Module({
+  imports: [BullModule.registerQueue({ name: QueueName.DOWNLOADS }), NodesModule, RegistryModule],
+  providers: [DownloadsService, ModelStateRelay, DownloadProcessor, DownloadsResolver],
+  controllers: [AgentProtocolController],
+  exports: [DownloadsService, ModelStateRelay],
+})
+export class DownloadsModule {}

@@ -1,0 +1,20 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { INestApplication } from '@nestjs/common';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { QueueName } from './job-catalog.js';
+
+export const QUEUE_BOARD_PATH = '/admin/queues';
+
+/** Bull Board (queue admin) over every queue of the job catalog. */
+export function mountQueueBoard(app: INestApplication): void {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(QUEUE_BOARD_PATH);
+  const queues = Object.values(QueueName).map(
+    (name) => new BullMQAdapter(app.get<Queue>(getQueueToken(name), { strict: false })),
+  );
+  createBullBoard({ queues, serverAdapter });
+  app.use(QUEUE_BOARD_PATH, serverAdapter.getRouter());
+}

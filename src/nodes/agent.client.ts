@@ -1,0 +1,100 @@
+import { Injectable } from '@nestjs/common';
+import type { AgentDownloadEvent, AgentDownloadRequest } from '../shared/agent-protocol.js';
+import type { NodeEntity } from './entities/node.entity.js';
+import { NodesError, NodesErrorReason } from './nodes.errors.js';
+
+/** The control plane's side of the agent protocol: commands to one node's agent, authenticated with its control token. */
+@Injectable()
+export class AgentClient {
+  /**
+   * Asks the agent to fetch a model and follows its NDJSON progress stream until a terminal event. The agent keeps
+   * downloading if this connection drops; asking again attaches to the same download.
+   */
+  async download(
+    node: NodeEntity,
+    request: AgentDownloadRequest,
+    onEvent: (event: AgentDownloadEvent) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<AgentDownloadEvent> {
+    const res = await this.call(node, 'POST', '/v1/agent/downloads', request, signal);
+    if (!res.body) throw this.unreachable(node, 'empty answer');
+    const decoder = new TextDecoder();
+    let buffered = '';
+    let last: AgentDownloadEvent | null = null;
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (!line) continue;
+          last = JSON.parse(line) as AgentDownloadEvent;
+          await onEvent(last);
+          if (last.type !== 'state') return last;
+        }
+      }
+    } catch (err) {
+      if (err instanceof SyntaxError) throw this.unreachable(node, `unreadable progress stream: ${err.message}`);
+      throw this.unreachable(node, (err as Error).message);
+    }
+    throw this.unreachable(node, 'the progress stream ended before the download finished');
+  }
+
+  /** Removes a model's files from the node. */
+  async deleteModel(node: NodeEntity, modelId: string): Promise<void> {
+    const res = await this.call(
+      node,
+      'DELETE',
+      `/v1/agent/models/${encodeURIComponent(modelId)}`,
+      undefined,
+      AbortSignal.timeout(30_000),
+    );
+    await res.body?.cancel();
+  }
+
+  private async call(
+    node: NodeEntity,
+    method: string,
+    path: string,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${node.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${node.controlToken}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (err) {
+      throw this.unreachable(node, (err as Error).message);
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      throw new NodesError(
+        NodesErrorReason.AGENT_REJECTED,
+        `Agent of node ${node.name} answered ${res.status}: ${text.slice(0, 500)}`,
+        {
+          nodeId: node.id,
+          status: res.status,
+        },
+      );
+    }
+    return res;
+  }
+
+  private unreachable(node: NodeEntity, why: string): NodesError {
+    return new NodesError(
+      NodesErrorReason.AGENT_UNREACHABLE,
+      `Agent of node ${node.name} (${node.url}) is unreachable: ${why}`,
+      {
+        nodeId: node.id,
+      },
+    );
+  }
+}

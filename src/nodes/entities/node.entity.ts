@@ -1,0 +1,43 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { NodeCapacity, NodeMetricsReport } from '../../shared/agent-protocol.js';
+import { NodeStatus } from '../node-status.js';
+
+const bigintNumber = { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
+
+@Entity('nodes')
+export class NodeEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'varchar', length: 200, unique: true })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 500 })
+  url!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: NodeStatus;
+
+  /** sha256 of the node's token: the node proves who it is with the token, the database never holds it. */
+  @Column({ name: 'token_hash', type: 'varchar', length: 64 })
+  tokenHash!: string;
+
+  /** What the control plane presents to the agent. */
+  @Column({ name: 'control_token', type: 'varchar', length: 128 })
+  controlToken!: string;
+
+  @Column({ type: 'jsonb' })
+  capacity!: NodeCapacity;
+
+  @Column({ name: 'memory_bytes', type: 'bigint', transformer: bigintNumber })
+  memoryBytes!: number;
+
+  @Column({ type: 'jsonb', nullable: true })
+  metrics!: NodeMetricsReport | null;
+
+  @Column({ name: 'last_heartbeat_at', type: 'timestamptz' })
+  lastHeartbeatAt!: Date;
+
+  @CreateDateColumn({ name: 'registered_at', type: 'timestamptz' })
+  registeredAt!: Date;
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { AGENT_PROTOCOL_VERSION } from '../shared/agent-protocol.js';
+
+const bytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const percent = z.number().min(0).max(100);
+
+export const capacitySchema = z.object({
+  gpus: z.array(z.object({ name: z.string().max(200), vramTotalBytes: bytes })).max(64),
+  vramTotalBytes: bytes,
+  ramTotalBytes: bytes,
+  cpuCount: z.number().int().min(0).max(100_000),
+  platform: z.string().max(50),
+  memoryBytes: bytes,
+});
+
+export const registerNodeSchema = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, . _ - (starting with a letter or digit)'),
+  url: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
+  protocolVersion: z.literal(AGENT_PROTOCOL_VERSION),
+  capacity: capacitySchema,
+  nodeId: z.string().uuid().optional(),
+  nodeToken: z.string().min(1).max(200).optional(),
+});
+
+export const modelStateSchema = z.object({
+  modelId: z.string().min(1).max(512),
+  lifecycleStatus: z.enum(['PENDING', 'DOWNLOADING', 'LOADING', 'READY', 'ERROR']),
+  bytesDone: bytes,
+  bytesTotal: bytes,
+  filePath: z.string().max(4096).nullable(),
+  errorCode: z.string().max(64).nullable(),
+  errorMessage: z.string().max(4000).nullable(),
+  version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+
+export const heartbeatSchema = z.object({
+  metrics: z.object({
+    gpuUsage: percent.nullable(),
+    vramUsedBytes: bytes,
+    vramTotalBytes: bytes,
+    cpuUsage: percent,
+    ramUsedBytes: bytes,
+    ramTotalBytes: bytes,
+    requestCount: bytes,
+  }),
+  models: z.array(modelStateSchema).max(10_000),
+});
+
+/** Zod issues as one line a user can act on: `capacity.ramTotalBytes: Expected number, received string`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+}

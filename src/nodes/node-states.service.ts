@@ -1,0 +1,92 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, QueryFailedError, Repository } from 'typeorm';
+import type { AgentModelState } from '../shared/agent-protocol.js';
+import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
+import { LifecycleStatus } from './lifecycle-status.js';
+
+export interface ControlPlaneStateUpdate {
+  nodeId: string;
+  modelId: string;
+  lifecycleStatus: LifecycleStatus;
+  bytesTotal: number;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+}
+
+/** Per node × model state. Agents' reports are ordered by their version; the control plane's own writes are not. */
+@Injectable()
+export class NodeStatesService {
+  constructor(@InjectRepository(NodeModelStateEntity) private readonly states: Repository<NodeModelStateEntity>) {}
+
+  async forModels(modelIds: readonly string[]): Promise<NodeModelStateEntity[]> {
+    if (modelIds.length === 0) return [];
+    return this.states.find({ where: { modelId: In([...modelIds]) }, order: { modelId: 'ASC', nodeId: 'ASC' } });
+  }
+
+  async all(): Promise<NodeModelStateEntity[]> {
+    return this.states.find({ order: { modelId: 'ASC', nodeId: 'ASC' } });
+  }
+
+  async forNodes(nodeIds: readonly string[]): Promise<NodeModelStateEntity[]> {
+    if (nodeIds.length === 0) return [];
+    return this.states.find({ where: { nodeId: In([...nodeIds]) }, order: { nodeId: 'ASC', modelId: 'ASC' } });
+  }
+
+  async get(nodeId: string, modelId: string): Promise<NodeModelStateEntity | null> {
+    return this.states.findOneBy({ nodeId, modelId });
+  }
+
+  /**
+   * Applies an agent's report if it is newer than what is stored. Returns the new row, or null when the report was
+   * stale, or is about a model that is not registered (agents may hold files of models unregistered since).
+   */
+  async applyAgentState(nodeId: string, s: AgentModelState): Promise<NodeModelStateEntity | null> {
+    try {
+      const rows = (await this.states.query(
+        `INSERT INTO node_model_states
+           (node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+         ON CONFLICT (node_id, model_id) DO UPDATE SET
+           lifecycle_status = EXCLUDED.lifecycle_status, bytes_done = EXCLUDED.bytes_done, bytes_total = EXCLUDED.bytes_total,
+           file_path = EXCLUDED.file_path, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+           version = EXCLUDED.version, updated_at = now()
+         WHERE node_model_states.version < EXCLUDED.version
+         RETURNING node_id`,
+        [
+          nodeId,
+          s.modelId,
+          s.lifecycleStatus,
+          s.bytesDone,
+          s.bytesTotal,
+          s.filePath,
+          s.errorCode,
+          s.errorMessage,
+          s.version,
+        ],
+      )) as unknown[];
+      return rows.length ? this.get(nodeId, s.modelId) : null;
+    } catch (err) {
+      if (err instanceof QueryFailedError && (err.driverError as { code?: string }).code === '23503') return null;
+      throw err;
+    }
+  }
+
+  /** The control plane's own decision (queued, refused, given up): written whatever the agent said last. */
+  async setByControlPlane(u: ControlPlaneStateUpdate): Promise<NodeModelStateEntity> {
+    await this.states.query(
+      `INSERT INTO node_model_states
+         (node_id, model_id, lifecycle_status, bytes_done, bytes_total, error_code, error_message, version, updated_at)
+       VALUES ($1, $2, $3, 0, $4, $5, $6, 0, now())
+       ON CONFLICT (node_id, model_id) DO UPDATE SET
+         lifecycle_status = EXCLUDED.lifecycle_status, bytes_total = EXCLUDED.bytes_total,
+         error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, updated_at = now()`,
+      [u.nodeId, u.modelId, u.lifecycleStatus, u.bytesTotal, u.errorCode ?? null, u.errorMessage ?? null],
+    );
+    return (await this.get(u.nodeId, u.modelId))!;
+  }
+
+  async remove(nodeId: string, modelId: string): Promise<void> {
+    await this.states.delete({ nodeId, modelId });
+  }
+}

@@ -1,0 +1,4 @@
+export enum NodeStatus {
+  ONLINE = 'ONLINE',
+  OFFLINE = 'OFFLINE',
+}

@@ -1,0 +1,19 @@
+import { DomainError } from '../common/domain-error.js';
+
+export enum NodesErrorReason {
+  INVALID_REGISTRATION = 'INVALID_REGISTRATION',
+  JOIN_TOKEN_REQUIRED = 'JOIN_TOKEN_REQUIRED',
+  JOIN_TOKEN_INVALID = 'JOIN_TOKEN_INVALID',
+  NODE_TOKEN_MISSING = 'NODE_TOKEN_MISSING',
+  NODE_TOKEN_INVALID = 'NODE_TOKEN_INVALID',
+  NODE_NOT_FOUND = 'NODE_NOT_FOUND',
+  INVALID_HEARTBEAT = 'INVALID_HEARTBEAT',
+  AGENT_UNREACHABLE = 'AGENT_UNREACHABLE',
+  AGENT_REJECTED = 'AGENT_REJECTED',
+}
+
+export class NodesError extends DomainError<NodesErrorReason> {
+  constructor(reason: NodesErrorReason, message: string, details: Record<string, unknown> = {}) {
+    super(reason, message, details);
+  }
+}

@@ -1,0 +1,70 @@
+import { Args, Context, ID, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
+import { requestLoader } from '../common/request-loader.js';
+import { EventsService } from '../events/events.service.js';
+import { Topic, type TopicEvent } from '../events/topics.js';
+import { NodeStatus } from './node-status.js';
+import { Node, NodeMetrics, NodeModelState, NodeStatusEvent } from './models/node.model.js';
+import { toNode, toNodeMetrics, toNodeModelState } from './models/node.mapper.js';
+import { NodeStatesService } from './node-states.service.js';
+import { NodesService } from './nodes.service.js';
+
+@Resolver(() => Node)
+export class NodesResolver {
+  constructor(
+    private readonly nodeService: NodesService,
+    private readonly states: NodeStatesService,
+    private readonly events: EventsService,
+  ) {}
+
+  @Query(() => [Node], { description: 'The fleet’s nodes, optionally only ONLINE or OFFLINE ones.' })
+  async nodes(@Args('status', { type: () => NodeStatus, nullable: true }) status?: NodeStatus | null): Promise<Node[]> {
+    return (await this.nodeService.list(status)).map(toNode);
+  }
+
+  @Query(() => Node, { nullable: true, description: 'One node; null when unknown.' })
+  async node(@Args('id', { type: () => ID }) id: string): Promise<Node | null> {
+    const node = await this.nodeService.find(id);
+    return node ? toNode(node) : null;
+  }
+
+  @ResolveField(() => [NodeModelState], { description: 'Every model this node holds or is getting.' })
+  async models(@Parent() node: Node, @Context() context: object): Promise<NodeModelState[]> {
+    const loader = requestLoader<string, NodeModelState[]>(context, 'statesByNode', async (ids) => {
+      const rows = await this.states.forNodes(ids);
+      return ids.map((id) => rows.filter((r) => r.nodeId === id).map(toNodeModelState));
+    });
+    return loader.load(node.id);
+  }
+
+  @Subscription(() => NodeStatusEvent, {
+    description: 'A node came online, went offline, or (re)registered; with its models.',
+    filter: (e: TopicEvent<Topic.NODE_STATUS_CHANGED>, args: { nodeId?: string | null }) =>
+      !args.nodeId || e.nodeId === args.nodeId,
+    resolve: (e: TopicEvent<Topic.NODE_STATUS_CHANGED>): NodeStatusEvent =>
+      Object.assign(new NodeStatusEvent(), {
+        seq: e.seq,
+        timestamp: new Date(e.timestamp),
+        nodeId: e.nodeId,
+        name: e.name,
+        status: e.status as NodeStatus,
+        models: e.models.map(toNodeModelState),
+      }),
+  })
+  nodeStatusChanged(
+    @Args('nodeId', { type: () => ID, nullable: true }) _nodeId?: string | null,
+  ): AsyncIterableIterator<TopicEvent<Topic.NODE_STATUS_CHANGED>> {
+    return this.events.subscribe(Topic.NODE_STATUS_CHANGED);
+  }
+
+  @Subscription(() => NodeMetrics, {
+    description: 'Every heartbeat’s metrics.',
+    filter: (e: TopicEvent<Topic.METRICS_UPDATED>, args: { nodeId?: string | null }) =>
+      !args.nodeId || e.nodeId === args.nodeId,
+    resolve: (e: TopicEvent<Topic.METRICS_UPDATED>): NodeMetrics => toNodeMetrics(e, new Date(e.timestamp), e.seq),
+  })
+  metricsUpdated(
+    @Args('nodeId', { type: () => ID, nullable: true }) _nodeId?: string | null,
+  ): AsyncIterableIterator<TopicEvent<Topic.METRICS_UPDATED>> {
+    return this.events.subscribe(Topic.METRICS_UPDATED);
+  }
+}

@@ -1,0 +1,177 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, Repository } from 'typeorm';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.tokens.js';
+import { EventsService } from '../events/events.service.js';
+import { Topic } from '../events/topics.js';
+import type { HeartbeatRequest, RegisterNodeRequest, RegisterNodeResponse } from '../shared/agent-protocol.js';
+import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
+import { NodeEntity } from './entities/node.entity.js';
+import { describeIssues, heartbeatSchema, registerNodeSchema } from './node-protocol.schemas.js';
+import { NodeStatus } from './node-status.js';
+import { hashToken, newToken, tokenMatches } from './node-tokens.js';
+import { NodesError, NodesErrorReason } from './nodes.errors.js';
+import { nodeMetricsPayload, nodeStatusPayload } from './node-events.js';
+
+/** The fleet's nodes: who may join, who is who (tokens), who is alive (heartbeats), and their metrics. */
+@Injectable()
+export class NodesService {
+  constructor(
+    @InjectRepository(NodeEntity) private readonly nodes: Repository<NodeEntity>,
+    @InjectRepository(NodeModelStateEntity) private readonly states: Repository<NodeModelStateEntity>,
+    private readonly events: EventsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Joins a node, or re-joins it: the same credentials keep its id and tokens; the same name without them (an agent
+   * whose state was wiped) takes the node over with fresh tokens, which the join token (when configured) authorises.
+   */
+  async register(body: unknown, joinToken: string | null): Promise<RegisterNodeResponse> {
+    const parsed = registerNodeSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new NodesError(
+        NodesErrorReason.INVALID_REGISTRATION,
+        `Invalid registration: ${describeIssues(parsed.error)}`,
+      );
+    }
+    const req: RegisterNodeRequest = parsed.data;
+    const known = req.nodeId && req.nodeToken ? await this.nodes.findOneBy({ id: req.nodeId }) : null;
+    const provenByToken = known !== null && tokenMatches(req.nodeToken!, known.tokenHash);
+    if (!provenByToken) this.checkJoinToken(joinToken);
+
+    const now = new Date();
+    const existing = provenByToken ? known : await this.nodes.findOneBy({ name: req.name });
+    const nodeToken = provenByToken ? req.nodeToken! : newToken();
+    const fields = {
+      name: req.name,
+      url: req.url.replace(/\/+$/, ''),
+      status: NodeStatus.ONLINE,
+      capacity: req.capacity,
+      memoryBytes: req.capacity.memoryBytes,
+      lastHeartbeatAt: now,
+      tokenHash: hashToken(nodeToken),
+    };
+    let node: NodeEntity;
+    if (existing) {
+      await this.nodes.update({ id: existing.id }, fields);
+      node = await this.nodes.findOneByOrFail({ id: existing.id });
+    } else {
+      node = await this.nodes.save(this.nodes.create({ ...fields, controlToken: newToken(), metrics: null }));
+    }
+    await this.publishStatus(node);
+    return {
+      nodeId: node.id,
+      nodeToken,
+      controlToken: node.controlToken,
+      heartbeatIntervalMs: this.config.NODE_HEARTBEAT_INTERVAL_MS,
+    };
+  }
+
+  /** The node this bearer token belongs to; a node may only speak for itself. */
+  async authenticate(nodeId: string, token: string | null): Promise<NodeEntity> {
+    if (!token) {
+      throw new NodesError(NodesErrorReason.NODE_TOKEN_MISSING, 'Authorization: Bearer <nodeToken> is required');
+    }
+    const node = /^[0-9a-f-]{36}$/i.test(nodeId) ? await this.nodes.findOneBy({ id: nodeId }) : null;
+    if (!node) throw this.notFound(nodeId);
+    if (!tokenMatches(token, node.tokenHash)) {
+      throw new NodesError(NodesErrorReason.NODE_TOKEN_INVALID, `The token does not belong to node ${nodeId}`, {
+        nodeId,
+      });
+    }
+    return node;
+  }
+
+  /** Records liveness and metrics; returns the validated heartbeat for the caller to apply model states. */
+  async heartbeat(node: NodeEntity, body: unknown): Promise<HeartbeatRequest> {
+    const parsed = heartbeatSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new NodesError(NodesErrorReason.INVALID_HEARTBEAT, `Invalid heartbeat: ${describeIssues(parsed.error)}`);
+    }
+    const wasOffline = node.status === NodeStatus.OFFLINE;
+    node.status = NodeStatus.ONLINE;
+    node.lastHeartbeatAt = new Date();
+    node.metrics = parsed.data.metrics;
+    await this.nodes.update(
+      { id: node.id },
+      { status: node.status, lastHeartbeatAt: node.lastHeartbeatAt, metrics: node.metrics },
+    );
+    if (wasOffline) await this.publishStatus(node);
+    await this.events.publishSafely(Topic.METRICS_UPDATED, nodeMetricsPayload(node));
+    return parsed.data;
+  }
+
+  /** Marks every node silent for longer than NODE_OFFLINE_AFTER_MS offline (atomically, so one replica reports each). */
+  async sweepOffline(): Promise<NodeEntity[]> {
+    const cutoff = new Date(Date.now() - this.config.NODE_OFFLINE_AFTER_MS);
+    const rows = await this.nodes
+      .createQueryBuilder()
+      .update(NodeEntity)
+      .set({ status: NodeStatus.OFFLINE })
+      .where('status = :online AND last_heartbeat_at < :cutoff', { online: NodeStatus.ONLINE, cutoff })
+      .returning('id')
+      .execute();
+    const ids = (rows.raw as Array<{ id: string }>).map((r) => r.id);
+    if (ids.length === 0) return [];
+    const offline = await this.nodes.findBy({ id: In(ids) });
+    for (const node of offline) await this.publishStatus(node);
+    return offline;
+  }
+
+  get heartbeatIntervalMs(): number {
+    return this.config.NODE_HEARTBEAT_INTERVAL_MS;
+  }
+
+  async list(status?: NodeStatus | null): Promise<NodeEntity[]> {
+    return this.nodes.find({ where: status ? { status } : {}, order: { name: 'ASC' } });
+  }
+
+  async find(id: string): Promise<NodeEntity | null> {
+    return /^[0-9a-f-]{36}$/i.test(id) ? this.nodes.findOneBy({ id }) : null;
+  }
+
+  /** The nodes with these ids, in order; unknown ids are refused, each named. */
+  async getMany(ids: readonly string[]): Promise<NodeEntity[]> {
+    const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+    const found = valid.length ? await this.nodes.findBy({ id: In(valid) }) : [];
+    const missing = ids.filter((id) => !found.some((n) => n.id === id));
+    if (missing.length) {
+      throw new NodesError(NodesErrorReason.NODE_NOT_FOUND, `Unknown node id(s): ${missing.join(', ')}`, {
+        field: 'nodeIds',
+        value: missing,
+      });
+    }
+    return ids.map((id) => found.find((n) => n.id === id)!);
+  }
+
+  async publishStatus(node: NodeEntity): Promise<void> {
+    const models = await this.states.find({ where: { nodeId: node.id }, order: { modelId: 'ASC' } });
+    await this.events.publishSafely(Topic.NODE_STATUS_CHANGED, nodeStatusPayload(node, models));
+  }
+
+  private checkJoinToken(joinToken: string | null): void {
+    const expected = this.config.NODE_JOIN_TOKEN;
+    if (!expected) return;
+    if (!joinToken) {
+      throw new NodesError(
+        NodesErrorReason.JOIN_TOKEN_REQUIRED,
+        'This fleet requires a join token: set NODE_JOIN_TOKEN on the agent',
+      );
+    }
+    if (hashToken(joinToken) !== hashToken(expected)) {
+      throw new NodesError(
+        NodesErrorReason.JOIN_TOKEN_INVALID,
+        'The join token is wrong: use the NODE_JOIN_TOKEN of the control plane',
+      );
+    }
+  }
+
+  private notFound(nodeId: string): NodesError {
+    return new NodesError(NodesErrorReason.NODE_NOT_FOUND, `No node with id "${nodeId}"`, {
+      field: 'nodeId',
+      value: nodeId,
+    });
+  }
+}

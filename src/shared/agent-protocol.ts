@@ -1,0 +1,98 @@
+/**
+ * The node agent protocol, shared by the control plane and the agent (the agent imports nothing else from the
+ * control plane). Agent → control plane: register, heartbeat (Bearer nodeToken, a node may only speak for itself).
+ * Control plane → agent: download (NDJSON progress stream), delete (Bearer controlToken).
+ */
+import type { ModelLoadError } from './model-load-error.js';
+
+export const AGENT_PROTOCOL_VERSION = 1;
+
+export type AgentLifecycleStatus = 'PENDING' | 'DOWNLOADING' | 'LOADING' | 'READY' | 'ERROR';
+
+export interface GpuInfo {
+  name: string;
+  vramTotalBytes: number;
+}
+
+export interface NodeCapacity {
+  gpus: GpuInfo[];
+  vramTotalBytes: number;
+  ramTotalBytes: number;
+  cpuCount: number;
+  platform: string;
+  /** What downloads are checked against: VRAM where there is a GPU, RAM on a CPU-only node. */
+  memoryBytes: number;
+}
+
+export interface RegisterNodeRequest {
+  name: string;
+  /** Where the control plane reaches this agent. */
+  url: string;
+  protocolVersion: number;
+  capacity: NodeCapacity;
+  /** Credentials from an earlier registration: re-registering with them keeps the node's id (idempotent). */
+  nodeId?: string;
+  nodeToken?: string;
+}
+
+export interface RegisterNodeResponse {
+  nodeId: string;
+  nodeToken: string;
+  /** The agent accepts control-plane calls bearing this token only. */
+  controlToken: string;
+  heartbeatIntervalMs: number;
+}
+
+export interface NodeMetricsReport {
+  /** 0..100, null where no GPU utilisation can be read. */
+  gpuUsage: number | null;
+  vramUsedBytes: number;
+  vramTotalBytes: number;
+  /** 0..100 over all cores. */
+  cpuUsage: number;
+  ramUsedBytes: number;
+  ramTotalBytes: number;
+  requestCount: number;
+}
+
+export interface AgentModelState {
+  modelId: string;
+  lifecycleStatus: AgentLifecycleStatus;
+  bytesDone: number;
+  bytesTotal: number;
+  filePath: string | null;
+  errorCode: ModelLoadError | string | null;
+  errorMessage: string | null;
+  /** Strictly increasing per agent (wall clock µs): the control plane ignores a report older than what it has. */
+  version: number;
+}
+
+export interface HeartbeatRequest {
+  metrics: NodeMetricsReport;
+  models: AgentModelState[];
+}
+
+export interface HeartbeatResponse {
+  ok: true;
+  heartbeatIntervalMs: number;
+}
+
+export interface AgentDownloadFile {
+  path: string;
+  url: string;
+  size: number;
+  sha256: string;
+  role: 'MODEL' | 'PROJECTOR';
+}
+
+export interface AgentDownloadRequest {
+  modelId: string;
+  revision: string;
+  files: AgentDownloadFile[];
+}
+
+/** One line of the NDJSON stream answering a download request. */
+export type AgentDownloadEvent =
+  | { type: 'state'; state: AgentModelState }
+  | { type: 'done'; state: AgentModelState }
+  | { type: 'failed'; state: AgentModelState; retryable: boolean };
