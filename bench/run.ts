@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Benchmark, BenchResult } from './bench.types.js';
 import { fanoutBench } from './fanout.bench.js';
 import { hubColdBurstBench } from './hub-cold-burst.bench.js';
@@ -83,6 +84,8 @@ async function main(): Promise<number> {
     `llmfleet benchmarks: ${selected.map((b) => b.name).join(', ')} — figures, not assertions; ratios are against ` +
       `baselines measured in this same run (a shared, noisy machine)`,
   );
+  // graphql-js checks every instanceof the slow way unless NODE_ENV is production (the Dockerfile sets it).
+  console.log(`NODE_ENV=${process.env.NODE_ENV ?? '(unset)'}, Node ${process.version}, ${availableParallelism()} CPUs`);
 
   const outcomes: Outcome[] = [];
   for (const bench of selected) outcomes.push(await runOne(bench));

@@ -27,10 +27,10 @@ export function summarize(values: readonly number[]): LatencySummary {
   };
 }
 
-/** A number for people: 3 significant digits below 100, no decimals above. */
+/** A number for people: `digits` decimals below 100, none above or for whole numbers. */
 export function fmt(value: number, digits = 1): string {
   if (!Number.isFinite(value)) return String(value);
-  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
+  if (Number.isInteger(value) || Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
   return value.toFixed(digits);
 }
 

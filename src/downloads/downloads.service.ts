@@ -99,6 +99,14 @@ export class DownloadsService {
       await this.queue.remove(downloadJobId(state.nodeId, modelId)).catch(() => 0);
       const node = await this.nodes.find(state.nodeId);
       if (!node) continue;
+      // Nothing ever reached this node's disk (queued, or refused for memory): there is nothing to remove there.
+      if (
+        state.bytesDone === 0 &&
+        (state.lifecycleStatus === LifecycleStatus.PENDING || state.errorCode === INSUFFICIENT_MEMORY)
+      ) {
+        await this.states.remove(node.id, modelId);
+        continue;
+      }
       try {
         await this.agents.deleteModel(node, modelId);
         await this.states.remove(node.id, modelId);

@@ -20,7 +20,6 @@ export class AgentClient {
     if (!res.body) throw this.unreachable(node, 'empty answer');
     const decoder = new TextDecoder();
     let buffered = '';
-    let last: AgentDownloadEvent | null = null;
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         buffered += decoder.decode(chunk, { stream: true });
@@ -29,9 +28,9 @@ export class AgentClient {
           const line = buffered.slice(0, newline).trim();
           buffered = buffered.slice(newline + 1);
           if (!line) continue;
-          last = JSON.parse(line) as AgentDownloadEvent;
-          await onEvent(last);
-          if (last.type !== 'state') return last;
+          const event = JSON.parse(line) as AgentDownloadEvent;
+          await onEvent(event);
+          if (event.type !== 'state') return event;
         }
       }
     } catch (err) {

@@ -43,7 +43,7 @@ export class NodeStatesService {
    */
   async applyAgentState(nodeId: string, s: AgentModelState): Promise<NodeModelStateEntity | null> {
     try {
-      const rows = (await this.states.query(
+      const rows = await this.states.query<unknown[]>(
         `INSERT INTO node_model_states
            (node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
@@ -64,7 +64,7 @@ export class NodeStatesService {
           s.errorMessage,
           s.version,
         ],
-      )) as unknown[];
+      );
       return rows.length ? this.get(nodeId, s.modelId) : null;
     } catch (err) {
       if (err instanceof QueryFailedError && (err.driverError as { code?: string }).code === '23503') return null;

@@ -44,12 +44,12 @@ function first(value: string | string[] | undefined): string | undefined {
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(signal.reason);
+      reject(asError(signal.reason));
       return;
     }
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(asError(signal?.reason));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -57,4 +57,9 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Abort reasons are errors here (DownloadError, DOMException); instanceof would miss those of another realm. */
+function asError(reason: unknown): Error {
+  return typeof reason === 'object' && reason !== null ? (reason as Error) : new Error(String(reason));
 }

@@ -7,6 +7,7 @@ import { QueueName, type DownloadModelJob } from '../../jobs/job-catalog.js';
 import { AgentClient } from '../../nodes/agent.client.js';
 import { LifecycleStatus } from '../../nodes/lifecycle-status.js';
 import { NodeStatus } from '../../nodes/node-status.js';
+import { NodeStatesService } from '../../nodes/node-states.service.js';
 import { NodesService } from '../../nodes/nodes.service.js';
 import { RegistryService } from '../../registry/registry.service.js';
 import type { AgentDownloadEvent, AgentModelState } from '../../shared/agent-protocol.js';
@@ -31,6 +32,7 @@ export class DownloadProcessor extends WorkerHost {
     private readonly registry: RegistryService,
     private readonly agents: AgentClient,
     private readonly relay: ModelStateRelay,
+    private readonly states: NodeStatesService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -97,6 +99,8 @@ export class DownloadProcessor extends WorkerHost {
     const { nodeId, modelId } = job.data;
     const manifest = await this.registry.manifest(modelId).catch(() => null);
     if (!manifest) return;
+    // The agent's own verdict (checksum mismatch, load failure...) says more than ours: keep it.
+    if ((await this.states.get(nodeId, modelId))?.lifecycleStatus === LifecycleStatus.ERROR) return;
     this.logger.warn(`Download of ${modelId} to node ${nodeId} failed for good: ${reason}`);
     await this.relay.fromControlPlane({
       nodeId,

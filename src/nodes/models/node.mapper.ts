@@ -14,7 +14,11 @@ export function toNodeModelState(s: NodeModelStateEntity | NodeModelStatePayload
     modelId: s.modelId,
     lifecycleStatus: s.lifecycleStatus as LifecycleStatus,
     progress:
-      s.bytesTotal > 0 ? Math.min(1, s.bytesDone / s.bytesTotal) : s.lifecycleStatus === LifecycleStatus.READY ? 1 : 0,
+      s.bytesTotal > 0
+        ? Math.min(1, s.bytesDone / s.bytesTotal)
+        : (s.lifecycleStatus as LifecycleStatus) === LifecycleStatus.READY
+          ? 1
+          : 0,
     bytesDone: s.bytesDone,
     bytesTotal: s.bytesTotal,
     filePath: s.filePath,

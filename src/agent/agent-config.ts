@@ -1,0 +1,57 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const url = z
+  .string()
+  .trim()
+  .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), { message: 'must be an http(s) URL' })
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const optionalSecret = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined));
+
+export const agentConfigSchema = z.object({
+  CONTROL_PLANE_URL: url.default('http://127.0.0.1:3000'),
+  AGENT_HOST: z.string().trim().min(1).default('0.0.0.0'),
+  AGENT_PORT: z.coerce.number().int().min(0).max(65535).default(3100),
+  /** How the control plane reaches this agent; default http://<NODE_NAME host or 127.0.0.1>:<port>. */
+  AGENT_PUBLIC_URL: url.optional(),
+  MODELS_DIR: z.string().trim().min(1).default('./models'),
+  NODE_NAME: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, . _ - (starting with a letter or digit)')
+    .default(hostname().replace(/[^A-Za-z0-9._-]/g, '-') || 'node'),
+  NODE_JOIN_TOKEN: optionalSecret,
+  HF_TOKEN: optionalSecret,
+  /** `auto` uses CUDA/Vulkan/Metal when present; `false` loads on the CPU. */
+  AGENT_GPU: z.enum(['auto', 'false']).default('auto'),
+  /** Prove each downloaded model loads with node-llama-cpp before calling it READY. */
+  AGENT_VERIFY_LOAD: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** Overrides the memory models are checked against (default: total VRAM, or RAM on a CPU-only node). */
+  AGENT_MEMORY_BYTES: z.coerce.number().int().min(0).optional(),
+  AGENT_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+export class AgentConfigError extends Error {}
+
+export function parseAgentConfig(env: NodeJS.ProcessEnv): AgentConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = agentConfigSchema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(
+    (i) => `  - ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`,
+  );
+  throw new AgentConfigError(`Invalid agent configuration:\n${problems.join('\n')}`);
+}

@@ -1,0 +1,124 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import {
+  AGENT_PROTOCOL_VERSION,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type NodeCapacity,
+  type RegisterNodeResponse,
+} from '../shared/agent-protocol.js';
+
+export interface NodeCredentials {
+  nodeId: string;
+  nodeToken: string;
+  controlToken: string;
+  controlPlaneUrl: string;
+}
+
+export class ControlPlaneError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The agent's side of the node protocol. Credentials are kept in MODELS_DIR, so a restarted agent keeps its node id;
+ * a control plane that no longer knows them (401/403/404) gets a fresh registration.
+ */
+export class ControlPlaneClient {
+  private credentials: NodeCredentials | null = null;
+  private readonly credentialsPath: string;
+
+  constructor(
+    private readonly baseUrl: string,
+    modelsRoot: string,
+    private readonly joinToken: string | undefined,
+    private readonly log: Logger,
+  ) {
+    this.credentialsPath = join(modelsRoot, '.llmfleet', 'node.json');
+  }
+
+  get nodeId(): string | null {
+    return this.credentials?.nodeId ?? null;
+  }
+
+  get controlToken(): string | null {
+    return this.credentials?.controlToken ?? null;
+  }
+
+  async register(name: string, url: string, capacity: NodeCapacity): Promise<RegisterNodeResponse> {
+    const saved = this.credentials ?? (await this.loadCredentials());
+    const body = { name, url, protocolVersion: AGENT_PROTOCOL_VERSION, capacity };
+    let res: RegisterNodeResponse;
+    try {
+      res = await this.post<RegisterNodeResponse>(
+        '/api/nodes/register',
+        saved ? { ...body, nodeId: saved.nodeId, nodeToken: saved.nodeToken } : body,
+      );
+    } catch (err) {
+      // The control plane forgot us (its database was reset) or the token is stale: join again as new.
+      if (!(saved && err instanceof ControlPlaneError && [401, 403, 404].includes(err.status))) throw err;
+      this.log.warn('control plane refused our saved credentials; registering again');
+      res = await this.post<RegisterNodeResponse>('/api/nodes/register', body);
+    }
+    this.credentials = {
+      nodeId: res.nodeId,
+      nodeToken: res.nodeToken,
+      controlToken: res.controlToken,
+      controlPlaneUrl: this.baseUrl,
+    };
+    await this.saveCredentials(this.credentials);
+    return res;
+  }
+
+  async heartbeat(body: HeartbeatRequest): Promise<HeartbeatResponse> {
+    if (!this.credentials) throw new ControlPlaneError(401, 'not registered');
+    return this.request<HeartbeatResponse>('PUT', `/api/nodes/${this.credentials.nodeId}/heartbeat`, body, {
+      authorization: `Bearer ${this.credentials.nodeToken}`,
+    });
+  }
+
+  private post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, body, this.joinToken ? { 'x-llmfleet-join-token': this.joinToken } : {});
+  }
+
+  private async request<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<T> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? text;
+      } catch {
+        // Not JSON: keep the text.
+      }
+      throw new ControlPlaneError(res.status, `${method} ${path} → ${res.status}: ${message}`);
+    }
+    return JSON.parse(text) as T;
+  }
+
+  private async loadCredentials(): Promise<NodeCredentials | null> {
+    try {
+      const saved = JSON.parse(await readFile(this.credentialsPath, 'utf8')) as NodeCredentials;
+      return saved.controlPlaneUrl === this.baseUrl ? saved : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async saveCredentials(credentials: NodeCredentials): Promise<void> {
+    await mkdir(dirname(this.credentialsPath), { recursive: true });
+    const tmp = `${this.credentialsPath}.tmp`;
+    await writeFile(tmp, JSON.stringify(credentials, null, 2), { mode: 0o600 });
+    await rename(tmp, this.credentialsPath);
+  }
+}

@@ -1,0 +1,231 @@
+import type { Logger } from 'pino';
+import type { AgentDownloadRequest, AgentLifecycleStatus, AgentModelState } from '../shared/agent-protocol.js';
+import { ModelLoadError } from '../shared/model-load-error.js';
+import { DownloadError } from './download/download.errors.js';
+import { FileDownloader } from './download/file-downloader.js';
+import { checkGgufFile, verifyGgufOrThrow } from './gguf/gguf-check.js';
+import { probeModelLoad } from './model-probe/model-probe.js';
+import type { ModelStore } from './model-store.js';
+
+export interface ModelManagerOptions {
+  hfToken?: string;
+  gpu: 'auto' | false;
+  verifyLoad: boolean;
+  stallTimeoutMs: number;
+}
+
+export type StateListener = (state: AgentModelState, terminal: { retryable: boolean } | null) => void;
+
+interface InFlight {
+  promise: Promise<void>;
+  listeners: Set<StateListener>;
+  abort: AbortController;
+}
+
+/**
+ * What this node holds: every model's state, one fetch per model however often it is asked for (callers attach to
+ * the one in flight), downloads that outlive the connection that asked, and a rescan of MODELS_DIR on start.
+ */
+export class ModelManager {
+  private readonly states = new Map<string, AgentModelState>();
+  private readonly inFlight = new Map<string, InFlight>();
+  private readonly retryable = new Map<string, boolean>();
+  private lastVersion = 0;
+
+  constructor(
+    private readonly store: ModelStore,
+    private readonly downloader: FileDownloader,
+    private readonly options: ModelManagerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  snapshot(): AgentModelState[] {
+    return [...this.states.values()];
+  }
+
+  get(modelId: string): AgentModelState | undefined {
+    return this.states.get(modelId);
+  }
+
+  /** Whether the last failure of this model may succeed on a retry (network, stall) or not (bad bytes, no disk). */
+  isRetryable(modelId: string): boolean {
+    return this.retryable.get(modelId) ?? true;
+  }
+
+  /**
+   * Makes sure the model is here and loadable; `listener` hears every state change and the end. Resolves when done
+   * (READY or ERROR); a second call while one runs attaches to it.
+   */
+  ensure(request: AgentDownloadRequest, listener?: StateListener): { done: Promise<void>; detach: () => void } {
+    let flight = this.inFlight.get(request.modelId);
+    if (!flight) {
+      const current = this.states.get(request.modelId);
+      if (current?.lifecycleStatus === 'READY' && sameFiles(current, request)) {
+        listener?.(current, { retryable: false });
+        return { done: Promise.resolve(), detach: () => undefined };
+      }
+      const abort = new AbortController();
+      const listeners = new Set<StateListener>();
+      flight = { listeners, abort, promise: Promise.resolve() };
+      this.inFlight.set(request.modelId, flight);
+      const started = flight;
+      started.promise = this.fetchAndVerify(request, abort.signal).finally(() => {
+        this.inFlight.delete(request.modelId);
+      });
+    }
+    const active = flight;
+    if (listener) {
+      active.listeners.add(listener);
+      const current = this.states.get(request.modelId);
+      if (current) listener(current, null);
+    }
+    return { done: active.promise, detach: () => listener && active.listeners.delete(listener) };
+  }
+
+  /** Stops any download of the model and removes its files. */
+  async remove(modelId: string): Promise<boolean> {
+    const flight = this.inFlight.get(modelId);
+    if (flight) {
+      flight.abort.abort();
+      await flight.promise.catch(() => undefined);
+    }
+    const existed = this.states.delete(modelId);
+    await this.store.remove(modelId);
+    return existed;
+  }
+
+  /** On start: report what MODELS_DIR holds (quick checks, no full hash) and resume what was left unfinished. */
+  async rescan(): Promise<void> {
+    for (const request of await this.store.manifests()) {
+      const paths = request.files.map((f) => this.store.pathFor(request.modelId, f.path));
+      const sizes = await Promise.all(paths.map((p) => this.store.sizeOf(p)));
+      const complete = request.files.every((f, i) => sizes[i] === f.size);
+      if (!complete) {
+        this.log.info({ modelId: request.modelId }, 'resuming unfinished download');
+        this.ensure(request).done.catch(() => undefined);
+        continue;
+      }
+      const problems: string[] = [];
+      for (const [i, file] of request.files.entries()) {
+        const check = await checkGgufFile(paths[i]!, file.size);
+        if (!check.ok) problems.push(`${file.path}: ${check.reason}`);
+      }
+      const bytesTotal = totalBytes(request);
+      if (problems.length) {
+        this.set(request.modelId, 'ERROR', bytesTotal, bytesTotal, null, ModelLoadError.CORRUPTED, problems.join('; '));
+      } else {
+        this.set(request.modelId, 'READY', bytesTotal, bytesTotal, paths[0]!, null, null);
+      }
+    }
+  }
+
+  private async fetchAndVerify(request: AgentDownloadRequest, signal: AbortSignal): Promise<void> {
+    const { modelId } = request;
+    const bytesTotal = totalBytes(request);
+    let done = 0;
+    try {
+      await this.store.saveManifest(request);
+      this.set(modelId, 'DOWNLOADING', 0, bytesTotal, null, null, null);
+      for (const file of request.files) {
+        const before = done;
+        await this.downloader.download(
+          { url: file.url, destPath: this.store.pathFor(modelId, file.path), size: file.size, sha256: file.sha256 },
+          {
+            token: this.options.hfToken,
+            signal,
+            stallTimeoutMs: this.options.stallTimeoutMs,
+            verify: verifyGgufOrThrow,
+            onProgress: (p) => this.set(modelId, 'DOWNLOADING', before + p.bytesDone, bytesTotal, null, null, null),
+          },
+        );
+        done = before + file.size;
+      }
+      const modelPath = this.store.pathFor(modelId, request.files.find((f) => f.role === 'MODEL')!.path);
+      const projector = request.files.find((f) => f.role === 'PROJECTOR');
+      this.set(modelId, 'LOADING', bytesTotal, bytesTotal, modelPath, null, null);
+      if (this.options.verifyLoad) {
+        const probe = await probeModelLoad({
+          modelPath,
+          projectorPath: projector ? this.store.pathFor(modelId, projector.path) : null,
+          gpu: this.options.gpu,
+        });
+        if (!probe.ok) {
+          this.fail(modelId, bytesTotal, bytesTotal, probe.code, `The model does not load: ${probe.message}`, false);
+          return;
+        }
+      }
+      this.set(modelId, 'READY', bytesTotal, bytesTotal, modelPath, null, null);
+      this.finish(modelId, null);
+    } catch (err) {
+      const current = this.states.get(modelId);
+      const bytesDone = current?.bytesDone ?? done;
+      if (err instanceof DownloadError) {
+        this.fail(modelId, bytesDone, bytesTotal, err.code, err.message, err.retryable);
+      } else {
+        this.log.error({ err, modelId }, 'unexpected failure while fetching a model');
+        this.fail(modelId, bytesDone, bytesTotal, ModelLoadError.UNKNOWN, (err as Error).message, true);
+      }
+    }
+  }
+
+  private fail(
+    modelId: string,
+    bytesDone: number,
+    bytesTotal: number,
+    code: string,
+    message: string,
+    retryable: boolean,
+  ): void {
+    this.retryable.set(modelId, retryable);
+    this.set(modelId, 'ERROR', bytesDone, bytesTotal, null, code, message);
+    this.finish(modelId, { retryable });
+  }
+
+  private finish(modelId: string, failure: { retryable: boolean } | null): void {
+    const state = this.states.get(modelId);
+    const flight = this.inFlight.get(modelId);
+    if (!state || !flight) return;
+    for (const listener of flight.listeners) listener(state, failure ?? { retryable: false });
+  }
+
+  private set(
+    modelId: string,
+    lifecycleStatus: AgentLifecycleStatus,
+    bytesDone: number,
+    bytesTotal: number,
+    filePath: string | null,
+    errorCode: string | null,
+    errorMessage: string | null,
+  ): void {
+    const state: AgentModelState = {
+      modelId,
+      lifecycleStatus,
+      bytesDone,
+      bytesTotal,
+      filePath,
+      errorCode,
+      errorMessage,
+      version: this.nextVersion(),
+    };
+    this.states.set(modelId, state);
+    if (lifecycleStatus !== 'ERROR') this.retryable.delete(modelId);
+    const flight = this.inFlight.get(modelId);
+    if (flight && lifecycleStatus !== 'READY' && lifecycleStatus !== 'ERROR') {
+      for (const listener of flight.listeners) listener(state, null);
+    }
+  }
+
+  /** Wall-clock microseconds, strictly increasing: survives restarts, unlike a counter. */
+  private nextVersion(): number {
+    this.lastVersion = Math.max(this.lastVersion + 1, Date.now() * 1000);
+    return this.lastVersion;
+  }
+}
+
+function totalBytes(request: AgentDownloadRequest): number {
+  return request.files.reduce((sum, f) => sum + f.size, 0);
+}
+
+function sameFiles(state: AgentModelState, request: AgentDownloadRequest): boolean {
+  return state.bytesTotal === totalBytes(request);
+}

@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import type { AgentConfig } from './agent-config.js';
+import { AgentHttpServer } from './agent-http.server.js';
+import { ControlPlaneClient, ControlPlaneError } from './control-plane.client.js';
+import { FileDownloader } from './download/file-downloader.js';
+import { MetricsCollector } from './metrics.collector.js';
+import { ModelManager } from './model-manager.js';
+import { ModelStore } from './model-store.js';
+
+/**
+ * One node: serves the agent protocol, rescans MODELS_DIR (resuming unfinished downloads), registers with the
+ * control plane and heartbeats its metrics and models. Survives either side restarting: it simply registers again.
+ */
+export class NodeAgent {
+  readonly store: ModelStore;
+  readonly models: ModelManager;
+  readonly metrics: MetricsCollector;
+  private readonly controlPlane: ControlPlaneClient;
+  private readonly http: AgentHttpServer;
+  private timer: NodeJS.Timeout | null = null;
+  private heartbeatMs = 5000;
+  private stopped = false;
+  private registered = false;
+  url = '';
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+  ) {
+    this.store = new ModelStore(config.MODELS_DIR);
+    this.models = new ModelManager(
+      this.store,
+      new FileDownloader(),
+      {
+        hfToken: config.HF_TOKEN,
+        gpu: config.AGENT_GPU === 'auto' ? 'auto' : false,
+        verifyLoad: config.AGENT_VERIFY_LOAD,
+        stallTimeoutMs: config.AGENT_STALL_TIMEOUT_MS,
+      },
+      log,
+    );
+    this.metrics = new MetricsCollector(config.AGENT_MEMORY_BYTES, config.AGENT_GPU === 'auto');
+    this.controlPlane = new ControlPlaneClient(config.CONTROL_PLANE_URL, this.store.root, config.NODE_JOIN_TOKEN, log);
+    this.http = new AgentHttpServer(this.models, () => this.controlPlane.controlToken, log);
+  }
+
+  get nodeId(): string | null {
+    return this.controlPlane.nodeId;
+  }
+
+  async start(): Promise<void> {
+    const port = await this.http.listen(this.config.AGENT_PORT, this.config.AGENT_HOST);
+    this.url =
+      this.config.AGENT_PUBLIC_URL ??
+      `http://${this.config.AGENT_HOST === '0.0.0.0' ? '127.0.0.1' : this.config.AGENT_HOST}:${port}`;
+    this.log.info({ url: this.url, modelsDir: this.store.root }, 'agent listening');
+    await this.models.rescan();
+    await this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.http.close();
+  }
+
+  /** Registers if needed, then heartbeats; a failure is logged and tried again next tick (the control plane may be restarting). */
+  private async tick(): Promise<void> {
+    try {
+      if (!this.registered) await this.register();
+      const res = await this.controlPlane.heartbeat({
+        metrics: await this.metrics.metrics(),
+        models: this.models.snapshot(),
+      });
+      this.heartbeatMs = res.heartbeatIntervalMs;
+    } catch (err) {
+      if (err instanceof ControlPlaneError && [401, 403, 404].includes(err.status)) this.registered = false;
+      this.log.warn({ err: (err as Error).message }, 'control plane unreachable; retrying');
+    }
+    if (!this.stopped) {
+      this.timer = setTimeout(
+        () => void this.tick(),
+        this.registered ? this.heartbeatMs : Math.min(this.heartbeatMs, 2000),
+      );
+      this.timer.unref();
+    }
+  }
+
+  private async register(): Promise<void> {
+    const res = await this.controlPlane.register(this.config.NODE_NAME, this.url, await this.metrics.capacity());
+    this.heartbeatMs = res.heartbeatIntervalMs;
+    this.registered = true;
+    this.log.info(
+      { nodeId: res.nodeId, controlPlane: this.config.CONTROL_PLANE_URL },
+      'registered with the control plane',
+    );
+  }
+}
