@@ -17,6 +17,7 @@ export class EventsService implements OnApplicationShutdown {
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   private readonly prefix: string;
+  private readonly localListeners: Array<(topic: Topic) => void> = [];
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -28,7 +29,13 @@ export class EventsService implements OnApplicationShutdown {
     this.pubsub = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber });
   }
 
+  /** Called synchronously on every publish from this process, before the event reaches Redis (caches drop entries here). */
+  onLocalPublish(listener: (topic: Topic) => void): void {
+    this.localListeners.push(listener);
+  }
+
   async publish<T extends Topic>(topic: T, payload: TopicPayloads[T]): Promise<TopicEvent<T>> {
+    for (const listener of this.localListeners) listener(topic);
     const seq = await this.redis.incr(`${this.prefix}:events:seq`);
     const event = { ...payload, seq, timestamp: new Date().toISOString() } as TopicEvent<T>;
     await this.pubsub.publish(this.channel(topic), event);

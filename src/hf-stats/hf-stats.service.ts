@@ -69,6 +69,7 @@ export class HfStatsService {
   private readonly cache: LRUCache<string, Entry>;
   private readonly waitMs: number;
   private readonly retryDelayMs: number;
+  private readonly changeListeners: Array<() => void> = [];
 
   constructor(
     private readonly client: HfHubClient,
@@ -85,7 +86,9 @@ export class HfStatsService {
       noDeleteOnFetchRejection: true,
       fetchMethod: async (repo, stale, { options }) => {
         try {
-          return statsOf(await this.client.modelInfo(repo), new Date());
+          const entry = statsOf(await this.client.modelInfo(repo), new Date());
+          this.notifyChange();
+          return entry;
         } catch (err) {
           const error = toHfError(err, repo);
           options.ttl = this.failureTtl(error);
@@ -116,6 +119,29 @@ export class HfStatsService {
     }
   }
 
+  /**
+   * getStats for many repos with one shared wait: fresh cached figures are answered synchronously (no timer, no
+   * promise per repo), the rest are fetched together and waited for once.
+   */
+  async getMany(repos: readonly string[], opts: { waitMs?: number } = {}): Promise<Map<string, HfStatsValue | null>> {
+    const result = new Map<string, HfStatsValue | null>();
+    const missing: string[] = [];
+    for (const repo of repos) {
+      if (result.has(repo)) continue;
+      const fresh = this.cache.getRemainingTTL(repo) > 0 ? this.cache.get(repo) : undefined;
+      if (fresh?.kind === 'stats' && !fresh.refreshError) result.set(repo, toValue(fresh, false));
+      else {
+        result.set(repo, null);
+        missing.push(repo);
+      }
+    }
+    if (missing.length) {
+      const values = await Promise.all(missing.map((repo) => this.getStats(repo, opts)));
+      missing.forEach((repo, i) => result.set(repo, values[i] ?? null));
+    }
+    return result;
+  }
+
   /** Like getStats but waits for the Hub and throws the HfError that says why there are no stats. */
   async getStatsStrict(repo: string): Promise<HfStatsValue> {
     const entry = await this.cache.fetch(repo, { allowStale: false });
@@ -131,6 +157,17 @@ export class HfStatsService {
   /** Seeds the cache from a modelInfo the caller already fetched (registration does), saving a Hub call. */
   prime(repo: string, info: HfModelInfo): void {
     this.cache.set(repo, statsOf(info, new Date()));
+    this.notifyChange();
+  }
+
+  /** Called whenever some repo's figures change (a fetch completed, or a registration primed them). */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private notifyChange(): void {
+    // After the cache entry is in place: a listener that re-reads must see the new figures.
+    queueMicrotask(() => this.changeListeners.forEach((l) => l()));
   }
 
   private failureTtl(error: HfError): number {

@@ -5,6 +5,7 @@ import { HfStatsModule } from '../hf-stats/hf-stats.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RegisteredModelEntity } from './entities/registered-model.entity.js';
 import { HfCatalogEntryResolver } from './hf-catalog-entry.resolver.js';
+import { ModelsQueryCachePlugin } from './models-query-cache.plugin.js';
 import { ModelsController } from './models.controller.js';
 import { RegistrationService } from './registration.service.js';
 import { RegistryResolver } from './registry.resolver.js';
@@ -12,7 +13,7 @@ import { RegistryService } from './registry.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([RegisteredModelEntity]), CatalogModule, HfStatsModule, NodesModule],
-  providers: [RegistryService, RegistrationService, RegistryResolver, HfCatalogEntryResolver],
+  providers: [RegistryService, RegistrationService, RegistryResolver, HfCatalogEntryResolver, ModelsQueryCachePlugin],
   controllers: [ModelsController],
   exports: [RegistryService],
 })

@@ -1,9 +1,10 @@
-import { Args, ID, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
+import { Args, ID, Info, Mutation, Query, Resolver, Subscription } from '@nestjs/graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { selectsField } from '../common/selected-fields.js';
 import { EventsService } from '../events/events.service.js';
 import { Topic, type TopicEvent } from '../events/topics.js';
 import { HfStatsService } from '../hf-stats/hf-stats.service.js';
 import { HfStats } from '../hf-stats/models/hf-stats.model.js';
-import { NodeModelState } from '../nodes/models/node.model.js';
 import { ModelIdArgs, ModelStatusChangedArgs, ModelsArgs } from './dto/models.args.js';
 import { ModelStatusEvent } from './models/model-status-event.model.js';
 import { LifecycleStatus, ModelStatus } from './models/model-status.enums.js';
@@ -22,29 +23,35 @@ export class RegistryResolver {
   ) {}
 
   @Query(() => [ModelWithStatus], { description: 'Catalog models and registered models with their fleet status.' })
-  async models(@Args() args: ModelsArgs): Promise<ModelWithStatus[]> {
-    return (await this.registry.list(args)).map(toModelWithStatus);
+  async models(@Args() args: ModelsArgs, @Info() info: GraphQLResolveInfo): Promise<ModelWithStatus[]> {
+    return this.withStats((await this.registry.list(args)).map(toModelWithStatus), info);
   }
 
   @Query(() => ModelWithStatus, { nullable: true, description: 'One model by id; null when unknown.' })
-  async model(@Args('id', { type: () => ID }) id: string): Promise<ModelWithStatus | null> {
+  async model(
+    @Args('id', { type: () => ID }) id: string,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<ModelWithStatus | null> {
     const view = await this.registry.find(id);
-    return view ? toModelWithStatus(view) : null;
+    return view ? (await this.withStats([toModelWithStatus(view)], info))[0]! : null;
   }
 
   @Mutation(() => ModelWithStatus, {
     description: 'Registers a catalog model: pins its commit and files; no bytes move.',
   })
-  async registerModel(@Args() { modelId }: ModelIdArgs): Promise<ModelWithStatus> {
-    return toModelWithStatus(await this.registration.registerCatalogModel(modelId));
+  async registerModel(@Args() { modelId }: ModelIdArgs, @Info() info: GraphQLResolveInfo): Promise<ModelWithStatus> {
+    return (await this.withStats([toModelWithStatus(await this.registration.registerCatalogModel(modelId))], info))[0]!;
   }
 
   @Mutation(() => ModelWithStatus, {
     description:
       'Registers a GGUF model from the Hub: a repo URL, org/repo, or a file URL (/blob/<rev>/<file> or /resolve/<rev>/<file>).',
   })
-  async registerHfModel(@Args('url', { type: () => String }) url: string): Promise<ModelWithStatus> {
-    return toModelWithStatus(await this.registration.registerHubModel(url));
+  async registerHfModel(
+    @Args('url', { type: () => String }) url: string,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<ModelWithStatus> {
+    return (await this.withStats([toModelWithStatus(await this.registration.registerHubModel(url))], info))[0]!;
   }
 
   @Mutation(() => ModelWithStatus, {
@@ -54,18 +61,15 @@ export class RegistryResolver {
     return toModelWithStatus(await this.registry.unregister(modelId));
   }
 
-  @ResolveField(() => [NodeModelState], { description: 'The model on each node that has it or is getting it.' })
-  nodes(@Parent() model: ModelWithStatus): NodeModelState[] {
-    return model.nodeStates;
-  }
-
-  @ResolveField(() => HfStats, {
-    nullable: true,
-    description: 'Hub popularity (cached 10 min); stale when the Hub is unreachable, null when never fetched.',
-  })
-  async hfStats(@Parent() model: ModelWithStatus): Promise<HfStats | null> {
-    const value = await this.stats.getStats(model.model.repo);
-    return value ? HfStats.from(value) : null;
+  /** Hub stats for the whole list at once, with one shared wait, and only when the query asks for them. */
+  private async withStats(models: ModelWithStatus[], info: GraphQLResolveInfo): Promise<ModelWithStatus[]> {
+    if (!selectsField(info, 'hfStats')) return models;
+    const stats = await this.stats.getMany(models.map((m) => m.model.repo));
+    for (const m of models) {
+      const value = stats.get(m.model.repo);
+      m.hfStats = value ? HfStats.from(value) : null;
+    }
+    return models;
   }
 
   @Subscription(() => ModelStatusEvent, {

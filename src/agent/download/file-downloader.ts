@@ -216,6 +216,8 @@ export class FileDownloader {
         );
       }
     } catch (err) {
+      await writer?.idle();
+      if (writer?.failure) throw writer.failure;
       const reason: unknown = controller.signal.reason;
       if (controller.signal.aborted && isDownloadError(reason)) throw reason;
       if (isDownloadError(err)) throw err;

@@ -17,11 +17,17 @@ export interface HashingFileWriterOptions {
 
 /**
  * Writes a body into an open file at explicit offsets and feeds the same chunks to the hash, so the file is read once.
- * `position` only advances when the disk write completed; `idle()` waits for the write in flight after a destroy.
+ * One write is in flight while the next batch is hashed (the disk and the hash overlap); `position` only advances
+ * when a write completed, and `idle()` waits for the write in flight after a destroy.
  */
 export class HashingFileWriter extends Writable {
+  /** Bytes of the file known to be written. */
   position: number;
-  private inFlight: Promise<void> = Promise.resolve();
+  /** A failed write, reported to the next write or to the end of the stream. */
+  failure: DownloadError | null = null;
+  private queued: number;
+  /** Every queued write, in order; never rejects. */
+  private tail: Promise<void> = Promise.resolve();
   private readonly fd: number;
   private readonly hash: Hash;
   private readonly limit: number;
@@ -32,49 +38,61 @@ export class HashingFileWriter extends Writable {
     super({ highWaterMark: 4 * 1024 * 1024 });
     this.fd = options.fd;
     this.position = options.position;
+    this.queued = options.position;
     this.hash = options.hash;
     this.limit = options.limit;
     this.onWritten = options.onWritten;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeAll([chunk], callback);
+    this.enqueue([chunk], callback);
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    this.writeAll(
+    this.enqueue(
       chunks.map((c) => c.chunk),
       callback,
     );
   }
 
-  /** Resolves once no write is in flight (a destroyed writer may still have one). */
-  idle(): Promise<void> {
-    return this.inFlight;
+  override _final(callback: (error?: Error | null) => void): void {
+    void this.tail.then(() => callback(this.failure));
   }
 
-  private writeAll(buffers: Buffer[], callback: (error?: Error | null) => void): void {
+  /** Resolves once every queued write has landed (a destroyed writer may still have some); never rejects. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+
+  private enqueue(buffers: Buffer[], callback: (error?: Error | null) => void): void {
     const length = buffers.reduce((sum, b) => sum + b.length, 0);
-    if (this.position + length > this.limit) {
-      callback(
+    if (this.failure) return callback(this.failure);
+    if (this.queued + length > this.limit) {
+      return callback(
         new DownloadError(
           DownloadErrorCode.SIZE_MISMATCH,
           `the server sent more than the expected ${this.limit} bytes`,
-          { details: { expected: this.limit, atLeast: this.position + length } },
+          { details: { expected: this.limit, atLeast: this.queued + length } },
         ),
       );
-      return;
     }
-    // Hashing before the write is issued keeps the hash on the main thread while the thread pool writes the last batch.
+    // Hashed now, on the main thread, while the thread pool still writes the previous batch.
     for (const b of buffers) this.hash.update(b);
-    this.inFlight = this.writeFully(buffers, this.position).then(
-      () => {
+    const at = this.queued;
+    this.queued += length;
+    const previous = this.tail;
+    this.tail = previous.then(async () => {
+      if (this.failure) return;
+      try {
+        await this.writeFully(buffers, at);
         this.position += length;
         this.onWritten(length);
-        callback();
-      },
-      (err: NodeJS.ErrnoException) => callback(diskError(err)),
-    );
+      } catch (err) {
+        this.failure = diskError(err as NodeJS.ErrnoException);
+      }
+    });
+    // Ask for the next batch as soon as this one is on its way to the disk, not when it has landed.
+    void previous.then(() => callback(this.failure));
   }
 
   /** pwrite/pwritev may write less than asked (a full disk, a signal): loop until all of it is down. */

@@ -17,6 +17,7 @@ export function toModelWithStatus(view: ModelView): ModelWithStatus {
     files: (view.registration?.files ?? []).map((f) => ModelFile.from(f)),
     selectionNote: view.registration?.selectionNote ?? null,
     registeredAt: view.registration?.createdAt ?? null,
-    nodeStates: view.nodes.map(toNodeModelState),
+    nodes: view.nodes.map(toNodeModelState),
+    hfStats: null,
   });
 }

@@ -1,6 +1,7 @@
 import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
 import { SupportedModel } from '../../catalog/models/supported-model.model.js';
-import type { NodeModelState } from '../../nodes/models/node.model.js';
+import { HfStats } from '../../hf-stats/models/hf-stats.model.js';
+import { NodeModelState } from '../../nodes/models/node.model.js';
 import { ModelFile } from './model-file.model.js';
 import { ModelSource, ModelStatus } from './model-status.enums.js';
 
@@ -42,6 +43,12 @@ export class ModelWithStatus {
   @Field(() => Date, { nullable: true, description: 'When the model was registered.' })
   registeredAt!: Date | null;
 
-  /** Resolved by the `nodes` field. */
-  nodeStates!: NodeModelState[];
+  @Field(() => [NodeModelState], { description: 'The model on each node that has it or is getting it.' })
+  nodes!: NodeModelState[];
+
+  @Field(() => HfStats, {
+    nullable: true,
+    description: 'Hub popularity (cached 10 min); stale when the Hub is unreachable, null when not fetched yet.',
+  })
+  hfStats!: HfStats | null;
 }
