@@ -1,4 +1,4 @@
-import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 
 /** Whether the query asks for `field` directly under the current field (fragments included). */
 export function selectsField(info: GraphQLResolveInfo, field: string): boolean {
@@ -8,11 +8,11 @@ export function selectsField(info: GraphQLResolveInfo, field: string): boolean {
 function inSelection(set: SelectionSetNode, field: string, info: GraphQLResolveInfo): boolean {
   return set.selections.some((selection) => {
     switch (selection.kind) {
-      case 'Field':
+      case Kind.FIELD:
         return selection.name.value === field;
-      case 'InlineFragment':
+      case Kind.INLINE_FRAGMENT:
         return inSelection(selection.selectionSet, field, info);
-      case 'FragmentSpread': {
+      case Kind.FRAGMENT_SPREAD: {
         const fragment = info.fragments[selection.name.value];
         return fragment !== undefined && inSelection(fragment.selectionSet, field, info);
       }

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server'
 import { HeaderMap } from '@apollo/server';
 import { Plugin } from '@nestjs/apollo';
 import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { FormattedExecutionResult } from 'graphql';
+import { Kind, OperationTypeNode, type FormattedExecutionResult } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { EventsService } from '../events/events.service.js';
 import { Topic } from '../events/topics.js';
@@ -55,8 +55,8 @@ export class ModelsQueryCachePlugin implements ApolloServerPlugin, OnApplication
     return {
       responseForOperation: async ({ request, operation }) => {
         const cacheable =
-          operation.operation === 'query' &&
-          operation.selectionSet.selections.every((s) => s.kind === 'Field' && CACHEABLE_ROOT_FIELDS.has(s.name.value));
+          operation.operation === OperationTypeNode.QUERY &&
+          operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && CACHEABLE_ROOT_FIELDS.has(s.name.value));
         if (!cacheable) return null;
         key = JSON.stringify([request.query, request.operationName ?? null, request.variables ?? null]);
         const cached = this.cache.get(key);
