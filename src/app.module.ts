@@ -11,10 +11,14 @@ import { DatabaseModule } from './database/database.module.js';
 import { DownloadsModule } from './downloads/downloads.module.js';
 import { formatGraphqlError } from './errors/format-error.js';
 import { EventsModule } from './events/events.module.js';
+import { sharedSubscribe } from './events/shared-subscribe.js';
 import { HealthModule } from './health/health.module.js';
 import { HfStatsModule } from './hf-stats/hf-stats.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { RegistryModule } from './registry/registry.module.js';
+
+// Nest passes these options on to graphql-ws's useServer, whose `subscribe` its typings do not list.
+const graphqlWsOptions = { path: '/graphql', subscribe: sharedSubscribe };
 
 @Module({})
 export class AppModule {
@@ -38,7 +42,7 @@ export class AppModule {
           sortSchema: true,
           graphiql: true,
           introspection: true,
-          subscriptions: { 'graphql-ws': true },
+          subscriptions: { 'graphql-ws': graphqlWsOptions },
           formatError: formatGraphqlError,
           includeStacktraceInErrorResponses: false,
           // Nothing here uses cache hints, and the plugin wraps every field resolver (about a fifth of a list query's CPU).

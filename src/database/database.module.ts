@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { dataSourceOptions } from './data-source.js';
 import { ensureDatabase } from './ensure-database.js';
+import { runMigrations } from './run-migrations.js';
 
 @Module({
   imports: [
@@ -11,7 +12,8 @@ import { ensureDatabase } from './ensure-database.js';
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig) => {
         await ensureDatabase(config.DATABASE_URL);
-        return { ...dataSourceOptions(config.DATABASE_URL), migrationsRun: true, migrationsTransactionMode: 'each' };
+        await runMigrations(config.DATABASE_URL);
+        return dataSourceOptions(config.DATABASE_URL);
       },
     }),
   ],

@@ -18,15 +18,24 @@ export class AppHarness {
     readonly app: NestExpressApplication,
     readonly url: string,
     readonly config: AppConfig,
-    private readonly env: TestEnv,
+    private readonly env: TestEnv | null,
   ) {}
 
   static async start(overrides: Record<string, string> = {}): Promise<AppHarness> {
     const env = testEnv(overrides);
-    const app = await createApp(env.config);
+    return AppHarness.boot(env.config, env);
+  }
+
+  /** Another replica of the same control plane: same database, same Redis prefix (stopping it cleans up nothing). */
+  static async replicaOf(primary: AppHarness): Promise<AppHarness> {
+    return AppHarness.boot(primary.config, null);
+  }
+
+  private static async boot(config: AppConfig, env: TestEnv | null): Promise<AppHarness> {
+    const app = await createApp(config);
     await app.listen(0, '127.0.0.1');
     const address = app.getHttpServer().address() as { port: number };
-    return new AppHarness(app, `http://127.0.0.1:${address.port}`, env.config, env);
+    return new AppHarness(app, `http://127.0.0.1:${address.port}`, config, env);
   }
 
   async gql<T = Record<string, unknown>>(
@@ -67,7 +76,7 @@ export class AppHarness {
   async stop(): Promise<void> {
     for (const client of this.wsClients) await client.dispose();
     await this.app.close();
-    await this.env.cleanup();
+    await this.env?.cleanup();
   }
 }
 
