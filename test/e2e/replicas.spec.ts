@@ -29,7 +29,9 @@ describe('control plane replicas', () => {
   });
 
   const statuses = async (app: AppHarness) =>
-    (await app.data<{ models: Array<{ id: string; status: string }> }>('{ models { id status } }')).models.map((m) => `${m.id}:${m.status}`);
+    (await app.data<{ models: Array<{ id: string; status: string }> }>('{ models { id status } }')).models.map(
+      (m) => `${m.id}:${m.status}`,
+    );
 
   it('shows a registration made on one replica on the other, even after the other cached the list', async () => {
     // Both replicas answer (and cache) the list first.
@@ -51,7 +53,9 @@ describe('control plane replicas', () => {
   });
 
   it('numbers events across replicas in one increasing sequence', async () => {
-    const sub = a.subscribe<{ modelStatusChanged: { modelId: string; seq: number } }>('subscription { modelStatusChanged { modelId seq } }');
+    const sub = a.subscribe<{ modelStatusChanged: { modelId: string; seq: number } }>(
+      'subscription { modelStatusChanged { modelId seq } }',
+    );
     await new Promise((r) => setTimeout(r, 300));
     await b.data('mutation { registerModel(modelId: "two") { id } }');
     await a.data('mutation { unregisterModel(modelId: "two") { id } }');

@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AppHarness } from './app-harness.js';
 import { AGENT_JS, startProcess, type RunningProcess } from './processes.js';
 
 export interface AgentHandle {
@@ -12,9 +11,15 @@ export interface AgentHandle {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Where an agent joins: an AppHarness, or a control plane running as its own process. */
+export interface ControlPlaneTarget {
+  url: string;
+  config: { NODE_JOIN_TOKEN?: string };
+}
+
 /** A node agent as its own process (`npm run start:agent`), joined to `app`, with a MODELS_DIR of its own. */
 export async function startAgent(
-  app: AppHarness,
+  app: ControlPlaneTarget,
   name: string,
   env: Record<string, string> = {},
 ): Promise<AgentHandle> {
