@@ -314,13 +314,13 @@ describe('FileDownloader', () => {
       expect(err.details).toMatchObject({ retryAfterMs: 120_000, status: 429 });
     });
 
-    it('gives up after maxAttempts failures in a row, still retryable for the job layer', async () => {
+    it('gives up after maxAttempts attempts, still retryable for the job layer', async () => {
       const { spec } = publish(randomBytes(64 * KiB));
       hub.fail({ route: 'cdn', status: 500 });
       const err = await failure(downloader().download(spec, { maxAttempts: 3 }));
       expect(err).toMatchObject({ code: DownloadErrorCode.HTTP_ERROR, retryable: true });
       expect(err.details).toMatchObject({ status: 500, attempts: 3 });
-      expect(err.message).toMatch(/gave up after 3 attempt/);
+      expect(err.message).toMatch(/gave up after 3 attempts/);
       expect(hub.count('cdn')).toBe(3);
       expect(err.message).not.toMatch(/sig=/);
     });

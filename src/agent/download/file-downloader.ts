@@ -154,7 +154,7 @@ export class FileDownloader {
         failures += 1;
         const wait = (error.details['retryAfterMs'] as number | undefined) ?? backoffDelayMs(failures, this.backoff());
         if (failures >= maxAttempts || wait > (this.options.maxRetryDelayMs ?? 60_000)) {
-          throw new DownloadError(error.code, `${error.message} (gave up after ${failures} attempt(s) in a row)`, {
+          throw new DownloadError(error.code, `${error.message} (gave up after ${failures} attempts)`, {
             retryable: true,
             details: { ...error.details, attempts: failures },
             cause: error,

@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import { DownloadError, DownloadErrorCode } from './download.errors.js';
 
 export interface HttpGetOptions {
   /** Sends `Range: bytes=<from>-` when > 0. */
@@ -35,7 +36,10 @@ export async function httpGet(url: URL, options: HttpGetOptions): Promise<HttpGe
     if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) return { res, url: current, redirects };
     res.resume();
     if (redirects >= maxRedirects) {
-      throw new Error(`more than ${maxRedirects} redirects from ${describeUrl(url)}`);
+      throw new DownloadError(
+        DownloadErrorCode.HTTP_ERROR,
+        `more than ${maxRedirects} redirects from ${describeUrl(url)}`,
+      );
     }
     current = new URL(location, current);
   }

@@ -13,8 +13,8 @@ export function checkStatus(
   const where = describeUrl(url);
   const fail = (code: DownloadErrorCode, message: string, extra: Record<string, unknown> = {}, retryable?: boolean) => {
     res.resume();
-    const hub = res.headers['x-error-code'] ?? res.headers['x-error-message'];
-    const suffix = typeof hub === 'string' ? ` (${hub})` : '';
+    const hubError = res.headers['x-error-code'] ?? res.headers['x-error-message'];
+    const suffix = typeof hubError === 'string' ? ` (${hubError})` : '';
     return new DownloadError(code, `${message}${suffix}`, {
       details: { status, url: where, ...extra },
       ...(retryable === undefined ? {} : { retryable }),
