@@ -16,6 +16,7 @@ import { HealthModule } from './health/health.module.js';
 import { HfStatsModule } from './hf-stats/hf-stats.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { RegistryModule } from './registry/registry.module.js';
+import { RepairModule } from './repair/repair.module.js';
 
 // Nest passes these options on to graphql-ws's useServer, whose `subscribe` its typings do not list.
 const graphqlWsOptions = { path: '/graphql', subscribe: sharedSubscribe };
@@ -54,6 +55,7 @@ export class AppModule {
         RegistryModule,
         NodesModule,
         DownloadsModule,
+        RepairModule,
       ],
     };
   }

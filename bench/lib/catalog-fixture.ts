@@ -40,16 +40,25 @@ export async function startHubWithCatalog(count: number): Promise<BenchCatalog> 
   };
 }
 
-/** The `models` query every models benchmark sends (the dashboard's catalog view). */
-export const MODELS_QUERY =
-  'query Models { models { id status downloadProgress availableNodes model { name repo sizeBytes } hfStats { downloads likes stale } } }';
+/** The `models` query of the dashboard's catalog view, as operation `name` (a distinct name is a distinct cache key). */
+export function modelsQuery(name = 'Models'): string {
+  return (
+    `query ${name} { models { id status downloadProgress availableNodes model { name repo sizeBytes } ` +
+    'hfStats { downloads likes stale } nodes { nodeId lifecycleStatus progress } } }'
+  );
+}
+
+/** The `models` query every models benchmark sends. */
+export const MODELS_QUERY = modelsQuery();
 
 export interface ModelsQueryData {
   models: Array<{
     id: string;
     status: string;
+    downloadProgress: number | null;
     availableNodes: number;
     model: { repo: string };
     hfStats: { downloads: number; likes: number; stale: boolean } | null;
+    nodes: Array<{ nodeId: string; lifecycleStatus: string; progress: number }>;
   }>;
 }

@@ -7,6 +7,8 @@ export interface DurationCommand {
   body: string;
   concurrency: number;
   durationMs: number;
+  /** When set, every occurrence of it in `body` is replaced by a number unique to each request (one cache key each). */
+  uniqueToken?: string;
 }
 
 /** Send `count` POSTs at once, each on its own connection, and wait for every answer. */

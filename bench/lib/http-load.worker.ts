@@ -45,7 +45,10 @@ function post(url: URL, body: Buffer, agent: Agent): Promise<Answer> {
 
 async function duration(cmd: DurationCommand): Promise<DurationReply> {
   const url = new URL(cmd.url);
-  const body = Buffer.from(cmd.body);
+  const fixed = Buffer.from(cmd.body);
+  const parts = cmd.uniqueToken ? cmd.body.split(cmd.uniqueToken) : null;
+  let sent = 0;
+  const nextBody = (): Buffer => (parts ? Buffer.from(parts.join(String((sent += 1)))) : fixed);
   const agent = pool(cmd.concurrency);
   const latenciesMs: number[] = [];
   let errors = 0;
@@ -57,7 +60,7 @@ async function duration(cmd: DurationCommand): Promise<DurationReply> {
     while (performance.now() < end) {
       const t0 = performance.now();
       try {
-        const answer = await post(url, body, agent);
+        const answer = await post(url, nextBody(), agent);
         latenciesMs.push(performance.now() - t0);
         responseBytes = answer.body.length;
         if (answer.status !== 200 || answer.body.includes('"errors"')) {

@@ -14,7 +14,11 @@ export interface OpenCommand {
 }
 
 export type SubscriberCommand =
-  OpenCommand | { kind: 'probe-status' } | { kind: 'collect'; expected: number; timeoutMs: number } | { kind: 'close' };
+  | OpenCommand
+  | { kind: 'probe-status' }
+  | { kind: 'collect'; expected: number; timeoutMs: number }
+  | { kind: 'reset' }
+  | { kind: 'close' };
 
 export type SubscriberReply =
   | { kind: 'open'; connected: number; failed: number; firstError: string | null; elapsedMs: number }
@@ -30,6 +34,7 @@ export type SubscriberReply =
       seqs: Float64Array;
       receivedAt: Float64Array;
     }
+  | { kind: 'reset' }
   | { kind: 'close'; elapsedMs: number }
   | { kind: 'failed'; error: string };
 
@@ -53,6 +58,11 @@ export class Subscribers {
 
   collect(expected: number, timeoutMs: number): Promise<Extract<SubscriberReply, { kind: 'collect' }>> {
     return this.call({ kind: 'collect', expected, timeoutMs }, 'collect');
+  }
+
+  /** Forgets the measured events received so far (the connections stay open), so the next run is counted alone. */
+  async reset(): Promise<void> {
+    await this.call({ kind: 'reset' }, 'reset');
   }
 
   /** Disposes every client (each closes its WebSocket). */

@@ -124,6 +124,16 @@ async function collect(expected: number, timeoutMs: number): Promise<SubscriberR
   };
 }
 
+function reset(): SubscriberReply {
+  for (const s of subscribers) s.seen.clear();
+  seqs = [];
+  receivedAt = [];
+  duplicates = 0;
+  errors = 0;
+  firstError = null;
+  return { kind: 'reset' };
+}
+
 async function close(): Promise<SubscriberReply> {
   const start = performance.now();
   await Promise.all(subscribers.map(async (s) => s.client.dispose()));
@@ -144,6 +154,8 @@ async function handle(cmd: SubscriberCommand): Promise<SubscriberReply> {
       return { kind: 'probe-status', live: subscribers.filter((s) => s.live).length };
     case 'collect':
       return collect(cmd.expected, cmd.timeoutMs);
+    case 'reset':
+      return reset();
     case 'close':
       return close();
   }

@@ -4,6 +4,7 @@ import { DownloadsError, DownloadsErrorReason } from '../downloads/downloads.err
 import { NodesError, NodesErrorReason } from '../nodes/nodes.errors.js';
 import { HfError, HfErrorReason } from '../hf-stats/hf.errors.js';
 import { RegistryError, RegistryErrorReason } from '../registry/registry.errors.js';
+import { RepairError, RepairErrorReason } from '../repair/repair.errors.js';
 
 /** The one place where a module's error reason becomes the public `extensions.code`. */
 export function publicCodeOf(err: DomainError): PublicErrorCode {
@@ -12,6 +13,7 @@ export function publicCodeOf(err: DomainError): PublicErrorCode {
   if (err instanceof CatalogError) return catalogCode(err.reason);
   if (err instanceof NodesError) return nodesCode(err.reason);
   if (err instanceof DownloadsError) return downloadsCode(err.reason);
+  if (err instanceof RepairError) return repairCode(err.reason);
   return PublicErrorCode.INTERNAL_SERVER_ERROR;
 }
 
@@ -89,6 +91,17 @@ function downloadsCode(reason: DownloadsErrorReason): PublicErrorCode {
     case DownloadsErrorReason.EMPTY_NODE_LIST:
       return PublicErrorCode.BAD_USER_INPUT;
     case DownloadsErrorReason.NODES_UNREACHABLE:
+      return PublicErrorCode.UPSTREAM_UNAVAILABLE;
+  }
+}
+
+function repairCode(reason: RepairErrorReason): PublicErrorCode {
+  switch (reason) {
+    case RepairErrorReason.INVALID_REPORT:
+      return PublicErrorCode.BAD_USER_INPUT;
+    case RepairErrorReason.MODEL_NOT_ON_NODE:
+      return PublicErrorCode.NOT_FOUND;
+    case RepairErrorReason.NODE_OFFLINE:
       return PublicErrorCode.UPSTREAM_UNAVAILABLE;
   }
 }

@@ -56,11 +56,27 @@ export interface MetricsUpdatedPayload {
   ramTotalBytes: number;
 }
 
+export interface RepairStatusChangedPayload {
+  id: string;
+  nodeId: string;
+  modelId: string;
+  reason: string;
+  detail: string;
+  trigger: string;
+  status: string;
+  fromZero: boolean;
+  attempts: number;
+  errorMessage: string | null;
+  timeoutMs: number;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
 export interface TopicPayloads {
   [Topic.MODEL_STATUS_CHANGED]: ModelStatusChangedPayload;
   [Topic.NODE_STATUS_CHANGED]: NodeStatusChangedPayload;
   [Topic.METRICS_UPDATED]: MetricsUpdatedPayload;
-  [Topic.REPAIR_STATUS_CHANGED]: Record<string, unknown>;
+  [Topic.REPAIR_STATUS_CHANGED]: RepairStatusChangedPayload;
 }
 
 export type TopicEvent<T extends Topic> = TopicPayloads[T] & EventEnvelope;

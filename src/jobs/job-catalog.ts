@@ -1,10 +1,12 @@
 /** Every queue, job name and payload in one place, so a wrong payload for a job name does not compile. */
 export enum QueueName {
   DOWNLOADS = 'downloads',
+  REPAIRS = 'repairs',
 }
 
 export enum JobName {
   DOWNLOAD_MODEL = 'download-model',
+  REPAIR_MODEL = 'repair-model',
 }
 
 export interface DownloadModelJob {
@@ -14,15 +16,28 @@ export interface DownloadModelJob {
   requestedAt: string;
 }
 
+export interface RepairModelJob {
+  repairId: string;
+  nodeId: string;
+  modelId: string;
+}
+
 export interface JobPayloads {
   [JobName.DOWNLOAD_MODEL]: DownloadModelJob;
+  [JobName.REPAIR_MODEL]: RepairModelJob;
 }
 
 export const JOB_QUEUE: { [J in JobName]: QueueName } = {
   [JobName.DOWNLOAD_MODEL]: QueueName.DOWNLOADS,
+  [JobName.REPAIR_MODEL]: QueueName.REPAIRS,
 };
 
 /** Deterministic ids: BullMQ refuses a second job with the same id, so a node × model never downloads twice at once. */
+/** One repair job per node × model at a time, like downloads. */
+export function repairJobId(nodeId: string, modelId: string): string {
+  return `repair|${nodeId}|${encodeURIComponent(modelId)}`;
+}
+
 export function downloadJobId(nodeId: string, modelId: string): string {
   return `download|${nodeId}|${encodeURIComponent(modelId)}`;
 }

@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { AgentDownloadEvent, AgentDownloadRequest } from '../shared/agent-protocol.js';
+import type {
+  AgentDownloadEvent,
+  AgentDownloadRequest,
+  AgentRepairRequest,
+  AgentVerifyResponse,
+} from '../shared/agent-protocol.js';
 import type { NodeEntity } from './entities/node.entity.js';
 import { NodesError, NodesErrorReason } from './nodes.errors.js';
 
@@ -16,7 +21,33 @@ export class AgentClient {
     onEvent: (event: AgentDownloadEvent) => Promise<void>,
     signal?: AbortSignal,
   ): Promise<AgentDownloadEvent> {
-    const res = await this.call(node, 'POST', '/v1/agent/downloads', request, signal);
+    return this.follow(node, '/v1/agent/downloads', request, onEvent, signal);
+  }
+
+  /** Asks the agent to fetch a model again, verify and reload it; the same NDJSON stream as a download. */
+  async repair(
+    node: NodeEntity,
+    request: AgentRepairRequest,
+    onEvent: (event: AgentDownloadEvent) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<AgentDownloadEvent> {
+    return this.follow(node, `/v1/agent/models/${encodeURIComponent(request.modelId)}/repair`, request, onEvent, signal);
+  }
+
+  /** Full sha256 of the node's copy of a model. */
+  async verify(node: NodeEntity, modelId: string): Promise<AgentVerifyResponse> {
+    const res = await this.call(node, 'POST', `/v1/agent/models/${encodeURIComponent(modelId)}/verify`, {}, AbortSignal.timeout(30 * 60_000));
+    return (await res.json()) as AgentVerifyResponse;
+  }
+
+  private async follow(
+    node: NodeEntity,
+    path: string,
+    body: unknown,
+    onEvent: (event: AgentDownloadEvent) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<AgentDownloadEvent> {
+    const res = await this.call(node, 'POST', path, body, signal);
     if (!res.body) throw this.unreachable(node, 'empty answer');
     const decoder = new TextDecoder();
     let buffered = '';

@@ -96,3 +96,41 @@ export type AgentDownloadEvent =
   | { type: 'state'; state: AgentModelState }
   | { type: 'done'; state: AgentModelState }
   | { type: 'failed'; state: AgentModelState; retryable: boolean };
+
+export type FailureTrigger = 'REQUEST' | 'STARTUP' | 'SWEEP' | 'VERIFY';
+
+/** Agent → control plane (`POST /api/nodes/{nodeId}/failures`): a model failed a check or a load on this node. */
+export interface FailureReport {
+  modelId: string;
+  code: ModelLoadError;
+  message: string;
+  trigger: FailureTrigger;
+  /** The bytes on disk are a sound prefix (a truncated file): a repair may resume them instead of starting over. */
+  resumable?: boolean;
+}
+
+/** What the repair policy decided. The agent answers requests for the model accordingly. */
+export interface FailureReportResponse {
+  action: 'REPAIRING' | 'NO_REPAIR' | 'BREAKER_OPEN';
+  repairId: string | null;
+  reason: string;
+  /** For REPAIRING: when to tell clients to retry; the repair's deadline. */
+  retryAfterSeconds: number;
+  deadline: string | null;
+}
+
+/** Control plane → agent (`POST /v1/agent/models/{modelId}/repair`): fetch again, verify, reload. NDJSON like downloads. */
+export interface AgentRepairRequest extends AgentDownloadRequest {
+  repairId: string;
+  reason: ModelLoadError;
+  /** The bytes on disk are bad (checksum, format): start from zero; otherwise resume what is there. */
+  fromZero: boolean;
+  deadline: string;
+}
+
+/** Control plane → agent (`POST /v1/agent/models/{modelId}/verify`): full sha256 of the node's copy. */
+export interface AgentVerifyResponse {
+  ok: boolean;
+  state: AgentModelState | null;
+  mismatches: Array<{ path: string; expected: string; actual: string | null }>;
+}

@@ -150,8 +150,7 @@ describe('probeModelLoad (child process)', () => {
     await expect(probeModelLoad({ modelPath: path('flipped.gguf') })).resolves.toMatchObject({ ok: true });
   });
 
-  it('never loads a file the quick checks refuse', async () => {
-    const started = Date.now();
+  it('never loads a file the quick checks refuse (the messages are the quick checks’, not llama.cpp’s)', async () => {
     await expect(probeModelLoad({ modelPath: path('nothing.gguf') })).resolves.toEqual({
       ok: false,
       code: ModelLoadError.FILE_NOT_FOUND,
@@ -161,6 +160,7 @@ describe('probeModelLoad (child process)', () => {
     await expect(probeModelLoad({ modelPath: path('bad-magic.gguf') })).resolves.toMatchObject({
       ok: false,
       code: ModelLoadError.INVALID_FORMAT,
+      message: expect.stringMatching(/^not a GGUF file/),
     });
     await expect(probeModelLoad({ modelPath: path('truncated-data.gguf') })).resolves.toMatchObject({
       ok: false,
@@ -179,8 +179,6 @@ describe('probeModelLoad (child process)', () => {
       code: ModelLoadError.FILE_NOT_FOUND,
       message: expect.stringMatching(/^projector: file not found/),
     });
-    // No child process was started for any of these.
-    expect(Date.now() - started).toBeLessThan(500);
   });
 
   describe('what llama.cpp itself says, quick checks skipped', () => {

@@ -77,7 +77,8 @@ export class FileDownloader {
     }
     await mkdir(dir, { recursive: true });
     const kept = await usablePartialLength(partialPath, spec.size);
-    await this.ensureFreeSpace(dir, spec.size - kept, opts.reserveBytes ?? DEFAULT_RESERVE_BYTES);
+    // A complete .partial (a crash between fsync and rename) needs no room: it is only verified and renamed.
+    if (kept < spec.size) await this.ensureFreeSpace(dir, spec.size - kept, opts.reserveBytes ?? DEFAULT_RESERVE_BYTES);
 
     const file = await open(partialPath, constants.O_RDWR | constants.O_CREAT, 0o644);
     let fileOpen = true;

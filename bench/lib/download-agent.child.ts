@@ -1,0 +1,68 @@
+/**
+ * Runs the node agent's FileDownloader once, alone in this process, so its memory can be measured in isolation:
+ * `node download-agent.child.js '<DownloadSpec as JSON>'` prints one line of JSON (an AgentDownloadRun).
+ */
+import { FileDownloader, type DownloadSpec } from '../../src/agent/download/file-downloader.js';
+
+export type AgentDownloadRun =
+  | {
+      ok: true;
+      /** download() called to resolved: the GET, 302, streaming to disk with sha256, fsync, verify, rename. */
+      elapsedMs: number;
+      bytesFetched: number;
+      retries: number;
+      sha256: string;
+      /** RSS once the downloader was loaded, before the download started. */
+      rssBeforeBytes: number;
+      /** Highest RSS sampled every SAMPLE_MS during the download. */
+      rssPeakBytes: number;
+      rssAfterBytes: number;
+      /** The kernel's high-water mark of the process's RSS (getrusage), startup included. */
+      maxRssBytes: number;
+      samples: number;
+    }
+  | { ok: false; error: string };
+
+const SAMPLE_MS = 50;
+
+function print(run: AgentDownloadRun): void {
+  process.stdout.write(`${JSON.stringify(run)}\n`);
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2] ?? '') as DownloadSpec;
+  const downloader = new FileDownloader();
+  const rssBeforeBytes = process.memoryUsage.rss();
+  let rssPeakBytes = rssBeforeBytes;
+  let samples = 0;
+  const sampler = setInterval(() => {
+    samples += 1;
+    rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
+  }, SAMPLE_MS);
+  try {
+    const t0 = performance.now();
+    const result = await downloader.download(spec, {});
+    const elapsedMs = performance.now() - t0;
+    const rssAfterBytes = process.memoryUsage.rss();
+    rssPeakBytes = Math.max(rssPeakBytes, rssAfterBytes);
+    print({
+      ok: true,
+      elapsedMs,
+      bytesFetched: result.bytesFetched,
+      retries: result.retries,
+      sha256: result.sha256,
+      rssBeforeBytes,
+      rssPeakBytes,
+      rssAfterBytes,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      samples,
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+main().catch((err: unknown) => {
+  print({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  process.exitCode = 1;
+});

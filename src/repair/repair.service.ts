@@ -1,0 +1,260 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Queue } from 'bullmq';
+import { In, QueryFailedError, Repository, type FindOptionsWhere } from 'typeorm';
+import { z } from 'zod';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.tokens.js';
+import { ModelStateRelay } from '../downloads/model-state-relay.service.js';
+import { EventsService } from '../events/events.service.js';
+import { Topic } from '../events/topics.js';
+import { JobName, QueueName, repairJobId, type RepairModelJob } from '../jobs/job-catalog.js';
+import { AgentClient } from '../nodes/agent.client.js';
+import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
+import type { NodeEntity } from '../nodes/entities/node.entity.js';
+import { NodeStatus } from '../nodes/node-status.js';
+import { NodesService } from '../nodes/nodes.service.js';
+import { LifecycleStatus } from '../nodes/lifecycle-status.js';
+import { NodeStatesService } from '../nodes/node-states.service.js';
+import { RegistryService } from '../registry/registry.service.js';
+import type { FailureReport, FailureReportResponse } from '../shared/agent-protocol.js';
+import { ModelLoadError } from '../shared/model-load-error.js';
+import { RepairTaskEntity } from './entities/repair-task.entity.js';
+import { decideRepair, repairTimeoutMs } from './repair-policy.js';
+import { repairPayload } from './repair-events.js';
+import { RepairError, RepairErrorReason } from './repair.errors.js';
+import { RepairStatus, RepairTrigger } from './repair-status.js';
+
+const failureReportSchema = z.object({
+  modelId: z.string().min(1).max(512),
+  code: z.nativeEnum(ModelLoadError),
+  message: z.string().max(4000),
+  trigger: z.enum(['REQUEST', 'STARTUP', 'SWEEP', 'VERIFY']),
+  resumable: z.boolean().optional(),
+});
+
+export interface RepairFilter {
+  nodeId?: string | null;
+  modelId?: string | null;
+  status?: RepairStatus | null;
+  limit?: number | null;
+}
+
+/**
+ * The repair policy's home: failure reports come in, at most one repair per node × model goes out (the database's
+ * partial unique index settles races), every repair is recorded and published.
+ */
+@Injectable()
+export class RepairService {
+  private readonly logger = new Logger(RepairService.name);
+
+  constructor(
+    @InjectRepository(RepairTaskEntity) private readonly tasks: Repository<RepairTaskEntity>,
+    @InjectQueue(QueueName.REPAIRS) private readonly queue: Queue<RepairModelJob>,
+    private readonly registry: RegistryService,
+    private readonly states: NodeStatesService,
+    private readonly relay: ModelStateRelay,
+    private readonly events: EventsService,
+    private readonly nodes: NodesService,
+    private readonly agents: AgentClient,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async reportFailure(node: NodeEntity, body: unknown): Promise<FailureReportResponse> {
+    const parsed = failureReportSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new RepairError(
+        RepairErrorReason.INVALID_REPORT,
+        `Invalid failure report: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    }
+    const report: FailureReport = parsed.data;
+    const running = await this.inProgress(node.id, report.modelId);
+    if (running) return this.repairing(running);
+
+    const decision = decideRepair({
+      code: report.code,
+      resumable: report.resumable ?? false,
+      autoRepair: this.config.AUTO_REPAIR,
+      manual: false,
+      consecutiveFailures: await this.consecutiveFailures(node.id, report.modelId),
+      breakerThreshold: this.config.REPAIR_BREAKER_THRESHOLD,
+    });
+    if (decision.action !== 'REPAIR') {
+      await this.markError(node.id, report.modelId, report.code, `${report.message}. ${decision.reason}`);
+      return { action: decision.action, repairId: null, reason: decision.reason, retryAfterSeconds: 0, deadline: null };
+    }
+    const task = await this.start(node.id, report.modelId, report.code, report.message, report.trigger as RepairTrigger, decision.fromZero);
+    return this.repairing(task);
+  }
+
+  /** repairModel: always runs (the breaker and AUTO_REPAIR only stop automatic repairs); joins one in progress. */
+  async repairByHand(modelId: string, nodeId: string): Promise<RepairTaskEntity> {
+    const state = await this.states.get(nodeId, modelId);
+    if (!state) {
+      await this.registry.getRegistered(modelId);
+      throw new RepairError(RepairErrorReason.MODEL_NOT_ON_NODE, `Model ${modelId} was never downloaded to node ${nodeId}; use downloadModel`, {
+        modelId,
+        nodeId,
+      });
+    }
+    const running = await this.inProgress(nodeId, modelId);
+    if (running) return running;
+    const code = (Object.values(ModelLoadError) as string[]).includes(state.errorCode ?? '')
+      ? (state.errorCode as ModelLoadError)
+      : ModelLoadError.CORRUPTED;
+    return this.start(nodeId, modelId, code, state.errorMessage ?? 'Repair requested by hand', RepairTrigger.MANUAL, true);
+  }
+
+  /**
+   * verifyModel: a full sha256 of the node's copy. A mismatch is reported by the agent itself (as its sweep does), so
+   * the repair starts and the agent answers requests with 503 meanwhile.
+   */
+  async verify(modelId: string, nodeId: string): Promise<NodeModelStateEntity> {
+    const [node] = await this.nodes.getMany([nodeId]);
+    const state = await this.states.get(nodeId, modelId);
+    if (!state) {
+      await this.registry.getRegistered(modelId);
+      throw new RepairError(RepairErrorReason.MODEL_NOT_ON_NODE, `Model ${modelId} was never downloaded to node ${nodeId}; use downloadModel`, {
+        modelId,
+        nodeId,
+      });
+    }
+    if (node!.status === NodeStatus.OFFLINE) {
+      throw new RepairError(RepairErrorReason.NODE_OFFLINE, `Node ${node!.name} is offline; verify it when it is back`, { nodeId });
+    }
+    const result = await this.agents.verify(node!, modelId);
+    if (result.state) await this.relay.fromAgent(node!.id, result.state);
+    return (await this.states.get(nodeId, modelId)) ?? state;
+  }
+
+  async list(filter: RepairFilter): Promise<RepairTaskEntity[]> {
+    const where: FindOptionsWhere<RepairTaskEntity> = {};
+    if (filter.nodeId) where.nodeId = filter.nodeId;
+    if (filter.modelId) where.modelId = filter.modelId;
+    if (filter.status) where.status = filter.status;
+    return this.tasks.find({ where, order: { startedAt: 'DESC' }, take: Math.min(Math.max(filter.limit ?? 50, 1), 500) });
+  }
+
+  async forNodes(nodeIds: readonly string[]): Promise<RepairTaskEntity[]> {
+    return this.tasks.find({ where: { nodeId: In([...nodeIds]) }, order: { startedAt: 'DESC' } });
+  }
+
+  async get(id: string): Promise<RepairTaskEntity | null> {
+    return this.tasks.findOneBy({ id });
+  }
+
+  async finish(task: RepairTaskEntity, status: RepairStatus.SUCCESS | RepairStatus.FAILED, errorMessage: string | null): Promise<RepairTaskEntity> {
+    task.status = status;
+    task.errorMessage = errorMessage;
+    task.finishedAt = new Date();
+    await this.tasks.update({ id: task.id }, { status, errorMessage, finishedAt: task.finishedAt, attempts: task.attempts });
+    await this.publish(task);
+    if (status === RepairStatus.FAILED) {
+      const failures = await this.consecutiveFailures(task.nodeId, task.modelId);
+      const breaker =
+        failures >= this.config.REPAIR_BREAKER_THRESHOLD
+          ? ` Automatic repair stopped after ${failures} failed repairs in a row; run repairModel once the cause is fixed.`
+          : '';
+      await this.markError(task.nodeId, task.modelId, task.reason, `Repair failed: ${errorMessage ?? 'unknown error'}.${breaker}`);
+    }
+    return task;
+  }
+
+  async recordAttempt(task: RepairTaskEntity): Promise<void> {
+    task.attempts += 1;
+    await this.tasks.update({ id: task.id }, { attempts: task.attempts });
+    await this.publish(task);
+  }
+
+  private async start(
+    nodeId: string,
+    modelId: string,
+    reason: ModelLoadError,
+    detail: string,
+    trigger: RepairTrigger,
+    fromZero: boolean,
+  ): Promise<RepairTaskEntity> {
+    const registration = await this.registry.getRegistered(modelId);
+    const totalBytes = registration.files.reduce((sum, f) => sum + f.size, 0);
+    const timeoutMs = repairTimeoutMs(totalBytes, this.config.REPAIR_TIMEOUT_BASE_MS, this.config.REPAIR_MIN_BYTES_PER_SECOND);
+    let task: RepairTaskEntity;
+    try {
+      task = await this.tasks.save(
+        this.tasks.create({
+          nodeId,
+          modelId,
+          reason,
+          detail,
+          trigger,
+          status: RepairStatus.IN_PROGRESS,
+          fromZero,
+          attempts: 0,
+          errorMessage: null,
+          timeoutMs,
+          startedAt: new Date(),
+          finishedAt: null,
+        }),
+      );
+    } catch (err) {
+      // Another report won the race: join its repair.
+      if (err instanceof QueryFailedError && (err.driverError as { code?: string }).code === '23505') {
+        const running = await this.inProgress(nodeId, modelId);
+        if (running) return running;
+      }
+      throw err;
+    }
+    this.logger.warn(`Repairing ${modelId} on node ${nodeId} (${reason}: ${detail})`);
+    await this.queue.add(
+      JobName.REPAIR_MODEL,
+      { repairId: task.id, nodeId, modelId },
+      { jobId: repairJobId(nodeId, modelId), removeOnComplete: true, removeOnFail: true, attempts: 1 },
+    );
+    await this.publish(task);
+    return task;
+  }
+
+  private repairing(task: RepairTaskEntity): FailureReportResponse {
+    const deadline = new Date(task.startedAt.getTime() + task.timeoutMs);
+    return {
+      action: 'REPAIRING',
+      repairId: task.id,
+      reason: `Repairing (${task.reason}): ${task.detail}`,
+      retryAfterSeconds: Math.max(1, Math.min(30, Math.ceil(task.timeoutMs / 10_000))),
+      deadline: deadline.toISOString(),
+    };
+  }
+
+  private async inProgress(nodeId: string, modelId: string): Promise<RepairTaskEntity | null> {
+    return this.tasks.findOneBy({ nodeId, modelId, status: RepairStatus.IN_PROGRESS });
+  }
+
+  /** Failed repairs of the pair since its last successful one: the breaker's count. */
+  private async consecutiveFailures(nodeId: string, modelId: string): Promise<number> {
+    const rows = await this.tasks.query<Array<{ n: string }>>(
+      `SELECT count(*) AS n FROM repair_tasks
+        WHERE node_id = $1 AND model_id = $2 AND status = 'FAILED'
+          AND started_at > COALESCE((SELECT max(started_at) FROM repair_tasks WHERE node_id = $1 AND model_id = $2 AND status = 'SUCCESS'), '-infinity')`,
+      [nodeId, modelId],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  private async markError(nodeId: string, modelId: string, code: string, message: string): Promise<void> {
+    const state = await this.states.get(nodeId, modelId);
+    if (!state) return;
+    await this.relay.fromControlPlane({
+      nodeId,
+      modelId,
+      lifecycleStatus: LifecycleStatus.ERROR,
+      bytesTotal: state.bytesTotal,
+      errorCode: code,
+      errorMessage: message,
+    });
+  }
+
+  private async publish(task: RepairTaskEntity): Promise<void> {
+    await this.events.publishSafely(Topic.REPAIR_STATUS_CHANGED, repairPayload(task));
+  }
+}
