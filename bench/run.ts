@@ -1,15 +1,13 @@
 import { availableParallelism } from 'node:os';
 import type { Benchmark, BenchResult } from './bench.types.js';
+import { downloadBench } from './download.bench.js';
 import { fanoutBench } from './fanout.bench.js';
 import { hubColdBurstBench } from './hub-cold-burst.bench.js';
 import { fmt } from './lib/stats.js';
 import { modelsQueryBench } from './models-query.bench.js';
 
-/**
- * Every benchmark, in the order `npm run bench` runs them. Register a new one here (e.g. the download benchmark of
- * bench/download.bench.ts): a module exporting a `Benchmark`.
- */
-const BENCHMARKS: readonly Benchmark[] = [modelsQueryBench, hubColdBurstBench, fanoutBench];
+/** Every benchmark, in the order `npm run bench` runs them. Register a new one here: a module exporting a `Benchmark`. */
+const BENCHMARKS: readonly Benchmark[] = [modelsQueryBench, hubColdBurstBench, fanoutBench, downloadBench];
 
 /** A benchmark that has not finished by then is reported as crashed (the process exits at the end regardless). */
 const BENCH_TIMEOUT_MS = 180_000;

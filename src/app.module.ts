@@ -17,6 +17,7 @@ import { HfStatsModule } from './hf-stats/hf-stats.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { RegistryModule } from './registry/registry.module.js';
 import { RepairModule } from './repair/repair.module.js';
+import { ServingModule } from './serving/serving.module.js';
 
 // Nest passes these options on to graphql-ws's useServer, whose `subscribe` its typings do not list.
 const graphqlWsOptions = { path: '/graphql', subscribe: sharedSubscribe };
@@ -56,6 +57,7 @@ export class AppModule {
         NodesModule,
         DownloadsModule,
         RepairModule,
+        ServingModule,
       ],
     };
   }

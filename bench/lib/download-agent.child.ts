@@ -17,8 +17,6 @@ export type AgentDownloadRun =
       /** Highest RSS sampled every SAMPLE_MS during the download. */
       rssPeakBytes: number;
       rssAfterBytes: number;
-      /** The kernel's high-water mark of the process's RSS (getrusage), startup included. */
-      maxRssBytes: number;
       samples: number;
     }
   | { ok: false; error: string };
@@ -54,7 +52,6 @@ async function main(): Promise<void> {
       rssBeforeBytes,
       rssPeakBytes,
       rssAfterBytes,
-      maxRssBytes: process.resourceUsage().maxRSS * 1024,
       samples,
     });
   } finally {

@@ -38,6 +38,14 @@ export const agentConfigSchema = z.object({
     .transform((v) => v === 'true'),
   /** Overrides the memory models are checked against (default: total VRAM, or RAM on a CPU-only node). */
   AGENT_MEMORY_BYTES: z.coerce.number().int().min(0).optional(),
+  /** Full sha256 sweep of every READY model this often (0: never); quick checks run at every start regardless. */
+  AGENT_VERIFY_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(6 * 60 * 60 * 1000),
+  /** After a failed repair, requests get `repair_failed` this long before the next one reports the model again. */
+  AGENT_REPAIR_RETRY_MS: z.coerce.number().int().min(0).default(60_000),
   AGENT_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

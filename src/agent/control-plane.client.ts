@@ -3,6 +3,8 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import {
   AGENT_PROTOCOL_VERSION,
+  type FailureReport,
+  type FailureReportResponse,
   type HeartbeatRequest,
   type HeartbeatResponse,
   type NodeCapacity,
@@ -78,6 +80,14 @@ export class ControlPlaneClient {
   async heartbeat(body: HeartbeatRequest): Promise<HeartbeatResponse> {
     if (!this.credentials) throw new ControlPlaneError(401, 'not registered');
     return this.request<HeartbeatResponse>('PUT', `/api/nodes/${this.credentials.nodeId}/heartbeat`, body, {
+      authorization: `Bearer ${this.credentials.nodeToken}`,
+    });
+  }
+
+  /** Tells the control plane a model failed here; its repair policy answers what happens next. */
+  async reportFailure(report: FailureReport): Promise<FailureReportResponse> {
+    if (!this.credentials) throw new ControlPlaneError(401, 'not registered');
+    return this.request<FailureReportResponse>('POST', `/api/nodes/${this.credentials.nodeId}/failures`, report, {
       authorization: `Bearer ${this.credentials.nodeToken}`,
     });
   }

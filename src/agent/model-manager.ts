@@ -1,5 +1,11 @@
+import { rename, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { AgentDownloadRequest, AgentLifecycleStatus, AgentModelState } from '../shared/agent-protocol.js';
+import type {
+  AgentDownloadRequest,
+  AgentLifecycleStatus,
+  AgentModelState,
+  FailureReport,
+} from '../shared/agent-protocol.js';
 import { ModelLoadError } from '../shared/model-load-error.js';
 import { DownloadError } from './download/download.errors.js';
 import { FileDownloader } from './download/file-downloader.js';
@@ -30,6 +36,8 @@ export class ModelManager {
   private readonly states = new Map<string, AgentModelState>();
   private readonly inFlight = new Map<string, InFlight>();
   private readonly retryable = new Map<string, boolean>();
+  /** The manifest each model was fetched from (what its files must be). */
+  private readonly manifests = new Map<string, AgentDownloadRequest>();
   private lastVersion = 0;
 
   constructor(
@@ -57,21 +65,62 @@ export class ModelManager {
    * (READY or ERROR); a second call while one runs attaches to it.
    */
   ensure(request: AgentDownloadRequest, listener?: StateListener): { done: Promise<void>; detach: () => void } {
+    const current = this.states.get(request.modelId);
+    if (!this.inFlight.has(request.modelId) && current?.lifecycleStatus === 'READY' && sameFiles(current, request)) {
+      listener?.(current, { retryable: false });
+      return { done: Promise.resolve(), detach: () => undefined };
+    }
+    return this.fetch(request, null, listener);
+  }
+
+  /**
+   * Fetches the model again (a repair): from zero when its bytes are bad, otherwise resuming a truncated file (moved
+   * back to `.partial`, so the download continues with Range and the checksum still proves the whole).
+   */
+  refetch(
+    request: AgentDownloadRequest,
+    fromZero: boolean,
+    listener?: StateListener,
+  ): { done: Promise<void>; detach: () => void } {
+    return this.fetch(request, () => this.prepareRefetch(request, fromZero), listener);
+  }
+
+  /** Records that a model here failed a check (its files stay for the repair to judge). */
+  markBroken(modelId: string, code: string, message: string): void {
+    const current = this.states.get(modelId);
+    if (!current) return;
+    this.set(modelId, 'ERROR', current.bytesDone, current.bytesTotal, current.filePath, code, message);
+  }
+
+  /** Aborts the model's fetch in flight, if any (its partial files stay). */
+  abort(modelId: string): void {
+    this.inFlight.get(modelId)?.abort.abort();
+  }
+
+  /** The manifest the model was fetched from, and its files' local paths. */
+  filesOf(modelId: string): { request: AgentDownloadRequest; paths: string[] } | null {
+    const request = this.manifests.get(modelId);
+    return request ? { request, paths: request.files.map((f) => this.store.pathFor(modelId, f.path)) } : null;
+  }
+
+  private fetch(
+    request: AgentDownloadRequest,
+    prepare: (() => Promise<void>) | null,
+    listener?: StateListener,
+  ): { done: Promise<void>; detach: () => void } {
     let flight = this.inFlight.get(request.modelId);
     if (!flight) {
-      const current = this.states.get(request.modelId);
-      if (current?.lifecycleStatus === 'READY' && sameFiles(current, request)) {
-        listener?.(current, { retryable: false });
-        return { done: Promise.resolve(), detach: () => undefined };
-      }
+      this.manifests.set(request.modelId, request);
       const abort = new AbortController();
-      const listeners = new Set<StateListener>();
-      flight = { listeners, abort, promise: Promise.resolve() };
-      this.inFlight.set(request.modelId, flight);
-      const started = flight;
-      started.promise = this.fetchAndVerify(request, abort.signal).finally(() => {
+      const started: InFlight = { listeners: new Set<StateListener>(), abort, promise: Promise.resolve() };
+      this.inFlight.set(request.modelId, started);
+      started.promise = (async () => {
+        if (prepare) await prepare();
+        await this.fetchAndVerify(request, abort.signal);
+      })().finally(() => {
         this.inFlight.delete(request.modelId);
       });
+      flight = started;
     }
     const active = flight;
     if (listener) {
@@ -82,6 +131,18 @@ export class ModelManager {
     return { done: active.promise, detach: () => listener && active.listeners.delete(listener) };
   }
 
+  private async prepareRefetch(request: AgentDownloadRequest, fromZero: boolean): Promise<void> {
+    for (const file of request.files) {
+      const path = this.store.pathFor(request.modelId, file.path);
+      if (fromZero) {
+        await rm(path, { force: true });
+        await rm(`${path}.partial`, { force: true });
+      } else if (((await this.store.sizeOf(path)) ?? file.size) < file.size) {
+        await rename(path, `${path}.partial`);
+      }
+    }
+  }
+
   /** Stops any download of the model and removes its files. */
   async remove(modelId: string): Promise<boolean> {
     const flight = this.inFlight.get(modelId);
@@ -90,33 +151,60 @@ export class ModelManager {
       await flight.promise.catch(() => undefined);
     }
     const existed = this.states.delete(modelId);
+    this.manifests.delete(modelId);
     await this.store.remove(modelId);
     return existed;
   }
 
-  /** On start: report what MODELS_DIR holds (quick checks, no full hash) and resume what was left unfinished. */
-  async rescan(): Promise<void> {
+  /**
+   * On start: what MODELS_DIR holds, with quick checks (size, header, truncation; no full hash). A download that never
+   * finished (a `.partial` and no final file) is resumed; a finished file that is missing or broken is returned as a
+   * failure for the control plane's repair policy.
+   */
+  async rescan(): Promise<FailureReport[]> {
+    const failures: FailureReport[] = [];
     for (const request of await this.store.manifests()) {
+      this.manifests.set(request.modelId, request);
       const paths = request.files.map((f) => this.store.pathFor(request.modelId, f.path));
-      const sizes = await Promise.all(paths.map((p) => this.store.sizeOf(p)));
-      const complete = request.files.every((f, i) => sizes[i] === f.size);
-      if (!complete) {
+      const finals = await Promise.all(paths.map((p) => this.store.sizeOf(p)));
+      const partials = await Promise.all(paths.map((p) => this.store.sizeOf(`${p}.partial`)));
+      if (finals.some((size, i) => size === null && partials[i] !== null)) {
         this.log.info({ modelId: request.modelId }, 'resuming unfinished download');
         this.ensure(request).done.catch(() => undefined);
         continue;
       }
-      const problems: string[] = [];
+      const bytesTotal = totalBytes(request);
+      let failure: FailureReport | null = null;
       for (const [i, file] of request.files.entries()) {
         const check = await checkGgufFile(paths[i]!, file.size);
-        if (!check.ok) problems.push(`${file.path}: ${check.reason}`);
+        if (!check.ok) {
+          const resumable = check.code === ModelLoadError.CORRUPTED && check.reason.startsWith('truncated');
+          failure = {
+            modelId: request.modelId,
+            code: check.code,
+            message: `${file.path}: ${check.reason}`,
+            trigger: 'STARTUP',
+            resumable,
+          };
+          break;
+        }
       }
-      const bytesTotal = totalBytes(request);
-      if (problems.length) {
-        this.set(request.modelId, 'ERROR', bytesTotal, bytesTotal, null, ModelLoadError.CORRUPTED, problems.join('; '));
+      if (failure) {
+        this.set(request.modelId, 'ERROR', 0, bytesTotal, null, failure.code, failure.message);
+        failures.push(failure);
       } else {
-        this.set(request.modelId, 'READY', bytesTotal, bytesTotal, paths[0]!, null, null);
+        this.set(
+          request.modelId,
+          'READY',
+          bytesTotal,
+          bytesTotal,
+          paths[request.files.findIndex((f) => f.role === 'MODEL')]!,
+          null,
+          null,
+        );
       }
     }
+    return failures;
   }
 
   private async fetchAndVerify(request: AgentDownloadRequest, signal: AbortSignal): Promise<void> {

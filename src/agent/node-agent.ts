@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from './agent-config.js';
+import { totalmem } from 'node:os';
+import type { FailureReport } from '../shared/agent-protocol.js';
 import { AgentHttpServer } from './agent-http.server.js';
+import { ChatHandler } from './chat.handler.js';
+import { InferenceService } from './inference/inference.service.js';
+import { RepairCoordinator } from './repair-coordinator.js';
 import { ControlPlaneClient, ControlPlaneError } from './control-plane.client.js';
 import { FileDownloader } from './download/file-downloader.js';
 import { MetricsCollector } from './metrics.collector.js';
@@ -15,9 +20,14 @@ export class NodeAgent {
   readonly store: ModelStore;
   readonly models: ModelManager;
   readonly metrics: MetricsCollector;
+  readonly repairs: RepairCoordinator;
+  readonly inference: InferenceService;
   private readonly controlPlane: ControlPlaneClient;
   private readonly http: AgentHttpServer;
   private timer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  /** Found broken by the start-up quick checks; reported once the control plane knows us. */
+  private startupFailures: FailureReport[] = [];
   private heartbeatMs = 5000;
   private stopped = false;
   private registered = false;
@@ -41,7 +51,20 @@ export class NodeAgent {
     );
     this.metrics = new MetricsCollector(config.AGENT_MEMORY_BYTES, config.AGENT_GPU === 'auto');
     this.controlPlane = new ControlPlaneClient(config.CONTROL_PLANE_URL, this.store.root, config.NODE_JOIN_TOKEN, log);
-    this.http = new AgentHttpServer(this.models, () => this.controlPlane.controlToken, log);
+    this.inference = new InferenceService({
+      gpu: config.AGENT_GPU === 'auto' ? 'auto' : false,
+      memoryBudgetBytes: config.AGENT_MEMORY_BYTES ?? Math.floor(totalmem() * 0.8),
+      log,
+    });
+    this.repairs = new RepairCoordinator(
+      this.models,
+      this.controlPlane,
+      (modelId) => this.inference.unload(modelId),
+      log,
+      config.AGENT_REPAIR_RETRY_MS,
+    );
+    const chat = new ChatHandler(this.models, this.repairs, this.inference, this.metrics);
+    this.http = new AgentHttpServer(this.models, this.repairs, chat, () => this.controlPlane.controlToken, log);
   }
 
   get nodeId(): string | null {
@@ -54,14 +77,35 @@ export class NodeAgent {
       this.config.AGENT_PUBLIC_URL ??
       `http://${this.config.AGENT_HOST === '0.0.0.0' ? '127.0.0.1' : this.config.AGENT_HOST}:${port}`;
     this.log.info({ url: this.url, modelsDir: this.store.root }, 'agent listening');
-    await this.models.rescan();
+    this.startupFailures = await this.models.rescan();
     await this.tick();
+    if (this.config.AGENT_VERIFY_INTERVAL_MS > 0) {
+      this.sweepTimer = setInterval(() => void this.sweep(), this.config.AGENT_VERIFY_INTERVAL_MS);
+      this.sweepTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.http.close();
+    await this.inference.dispose();
+  }
+
+  /** The integrity sweep: a full sha256 of every READY model; a mismatch is reported and so repaired. */
+  async sweep(): Promise<void> {
+    for (const state of this.models.snapshot()) {
+      if (state.lifecycleStatus !== 'READY' || this.stopped) continue;
+      try {
+        await this.repairs.verify(state.modelId, 'SWEEP');
+      } catch (err) {
+        this.log.warn(
+          { err: (err as Error).message, modelId: state.modelId },
+          'integrity sweep could not check a model',
+        );
+      }
+    }
   }
 
   /** Registers if needed, then heartbeats; a failure is logged and tried again next tick (the control plane may be restarting). */
@@ -72,6 +116,7 @@ export class NodeAgent {
         metrics: await this.metrics.metrics(),
         models: this.models.snapshot(),
       });
+      await this.reportStartupFailures();
       this.heartbeatMs = res.heartbeatIntervalMs;
     } catch (err) {
       if (err instanceof ControlPlaneError && [401, 403, 404].includes(err.status)) this.registered = false;
@@ -84,6 +129,12 @@ export class NodeAgent {
       );
       this.timer.unref();
     }
+  }
+
+  private async reportStartupFailures(): Promise<void> {
+    const failures = this.startupFailures;
+    this.startupFailures = [];
+    for (const failure of failures) await this.repairs.report(failure);
   }
 
   private async register(): Promise<void> {

@@ -86,8 +86,14 @@ export const appConfigSchema = z
     /** Consecutive failed repairs of one node × model after which auto-repair stops for it (a breaker). */
     REPAIR_BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(3),
     /** A repair's timeout: this much plus the time to fetch the model at REPAIR_MIN_BYTES_PER_SECOND. */
+    /** A failed automatic repair is tried again after this long, until the breaker trips. */
+    REPAIR_RETRY_DELAY_MS: z.coerce.number().int().min(0).default(30_000),
     REPAIR_TIMEOUT_BASE_MS: z.coerce.number().int().min(100).default(60_000),
-    REPAIR_MIN_BYTES_PER_SECOND: z.coerce.number().int().min(1).default(5 * 1024 * 1024),
+    REPAIR_MIN_BYTES_PER_SECOND: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(5 * 1024 * 1024),
     /** Embedded agent (EMBEDDED_AGENT=true): its port (0 = any free port), model directory and node name. */
     AGENT_PORT: port.default(0),
     MODELS_DIR: z.string().trim().min(1).default('./models'),

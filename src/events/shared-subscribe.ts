@@ -9,7 +9,9 @@ const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
  * event is executed once instead of 1,000 times. Valid because subscription resolvers depend on the event and the
  * arguments only, never on the connection's context.
  */
-export async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+export async function sharedSubscribe(
+  args: ExecutionArgs,
+): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const stream = await createSourceEventStream(args);
   if (!isAsyncIterable(stream)) return stream;
   const key = JSON.stringify([print(args.document), args.variableValues ?? null, args.operationName ?? null]);
@@ -34,7 +36,10 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 }
 
 /** Like graphql-js's own: `return()` reaches the source at once, even while a `next()` is pending. */
-function mapAsyncIterator<T, U>(iterable: AsyncIterable<T>, fn: (value: T) => Promise<U> | U): AsyncIterableIterator<U> {
+function mapAsyncIterator<T, U>(
+  iterable: AsyncIterable<T>,
+  fn: (value: T) => Promise<U> | U,
+): AsyncIterableIterator<U> {
   const iterator = iterable[Symbol.asyncIterator]();
   const map = async (result: IteratorResult<T>): Promise<IteratorResult<U>> => {
     if (result.done) return { done: true, value: undefined };

@@ -31,12 +31,24 @@ export class AgentClient {
     onEvent: (event: AgentDownloadEvent) => Promise<void>,
     signal?: AbortSignal,
   ): Promise<AgentDownloadEvent> {
-    return this.follow(node, `/v1/agent/models/${encodeURIComponent(request.modelId)}/repair`, request, onEvent, signal);
+    return this.follow(
+      node,
+      `/v1/agent/models/${encodeURIComponent(request.modelId)}/repair`,
+      request,
+      onEvent,
+      signal,
+    );
   }
 
   /** Full sha256 of the node's copy of a model. */
   async verify(node: NodeEntity, modelId: string): Promise<AgentVerifyResponse> {
-    const res = await this.call(node, 'POST', `/v1/agent/models/${encodeURIComponent(modelId)}/verify`, {}, AbortSignal.timeout(30 * 60_000));
+    const res = await this.call(
+      node,
+      'POST',
+      `/v1/agent/models/${encodeURIComponent(modelId)}/verify`,
+      {},
+      AbortSignal.timeout(30 * 60_000),
+    );
     return (await res.json()) as AgentVerifyResponse;
   }
 

@@ -56,7 +56,9 @@ export class ModelsQueryCachePlugin implements ApolloServerPlugin, OnApplication
       responseForOperation: async ({ request, operation }) => {
         const cacheable =
           operation.operation === OperationTypeNode.QUERY &&
-          operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && CACHEABLE_ROOT_FIELDS.has(s.name.value));
+          operation.selectionSet.selections.every(
+            (s) => s.kind === Kind.FIELD && CACHEABLE_ROOT_FIELDS.has(s.name.value),
+          );
         if (!cacheable) return null;
         key = JSON.stringify([request.query, request.operationName ?? null, request.variables ?? null]);
         const cached = this.cache.get(key);

@@ -23,7 +23,11 @@ export interface PolicyInput {
  */
 export function decideRepair(input: PolicyInput): RepairDecision {
   if (input.code === ModelLoadError.CONTEXT_FAILED && !input.manual) {
-    return { action: 'NO_REPAIR', reason: 'The model file is fine but llama.cpp could not create a context: a memory problem, not repaired by downloading again' };
+    return {
+      action: 'NO_REPAIR',
+      reason:
+        'The model file is fine but llama.cpp could not create a context: a memory problem, not repaired by downloading again',
+    };
   }
   if (!input.manual && !input.autoRepair) {
     return { action: 'NO_REPAIR', reason: 'Automatic repair is off (AUTO_REPAIR=false); run repairModel to repair it' };

@@ -21,5 +21,6 @@ import { RepairService } from './repair.service.js';
   ],
   providers: [RepairService, RepairProcessor, RepairResolver, NodeRepairsResolver],
   controllers: [RepairProtocolController],
+  exports: [RepairService],
 })
 export class RepairModule {}

@@ -27,7 +27,8 @@ export class RepairResolver {
   }
 
   @Mutation(() => RepairTask, {
-    description: 'Repairs a model on a node now (re-download, verify, reload), even when automatic repair is off or its breaker tripped.',
+    description:
+      'Repairs a model on a node now (re-download, verify, reload), even when automatic repair is off or its breaker tripped.',
   })
   async repairModel(
     @Args('modelId', { type: () => ID }) modelId: string,

@@ -85,7 +85,14 @@ export class RepairService {
       await this.markError(node.id, report.modelId, report.code, `${report.message}. ${decision.reason}`);
       return { action: decision.action, repairId: null, reason: decision.reason, retryAfterSeconds: 0, deadline: null };
     }
-    const task = await this.start(node.id, report.modelId, report.code, report.message, report.trigger as RepairTrigger, decision.fromZero);
+    const task = await this.start(
+      node.id,
+      report.modelId,
+      report.code,
+      report.message,
+      report.trigger as RepairTrigger,
+      decision.fromZero,
+    );
     return this.repairing(task);
   }
 
@@ -94,17 +101,28 @@ export class RepairService {
     const state = await this.states.get(nodeId, modelId);
     if (!state) {
       await this.registry.getRegistered(modelId);
-      throw new RepairError(RepairErrorReason.MODEL_NOT_ON_NODE, `Model ${modelId} was never downloaded to node ${nodeId}; use downloadModel`, {
-        modelId,
-        nodeId,
-      });
+      throw new RepairError(
+        RepairErrorReason.MODEL_NOT_ON_NODE,
+        `Model ${modelId} was never downloaded to node ${nodeId}; use downloadModel`,
+        {
+          modelId,
+          nodeId,
+        },
+      );
     }
     const running = await this.inProgress(nodeId, modelId);
     if (running) return running;
     const code = (Object.values(ModelLoadError) as string[]).includes(state.errorCode ?? '')
       ? (state.errorCode as ModelLoadError)
       : ModelLoadError.CORRUPTED;
-    return this.start(nodeId, modelId, code, state.errorMessage ?? 'Repair requested by hand', RepairTrigger.MANUAL, true);
+    return this.start(
+      nodeId,
+      modelId,
+      code,
+      state.errorMessage ?? 'Repair requested by hand',
+      RepairTrigger.MANUAL,
+      true,
+    );
   }
 
   /**
@@ -116,17 +134,45 @@ export class RepairService {
     const state = await this.states.get(nodeId, modelId);
     if (!state) {
       await this.registry.getRegistered(modelId);
-      throw new RepairError(RepairErrorReason.MODEL_NOT_ON_NODE, `Model ${modelId} was never downloaded to node ${nodeId}; use downloadModel`, {
-        modelId,
-        nodeId,
-      });
+      throw new RepairError(
+        RepairErrorReason.MODEL_NOT_ON_NODE,
+        `Model ${modelId} was never downloaded to node ${nodeId}; use downloadModel`,
+        {
+          modelId,
+          nodeId,
+        },
+      );
     }
     if (node!.status === NodeStatus.OFFLINE) {
-      throw new RepairError(RepairErrorReason.NODE_OFFLINE, `Node ${node!.name} is offline; verify it when it is back`, { nodeId });
+      throw new RepairError(
+        RepairErrorReason.NODE_OFFLINE,
+        `Node ${node!.name} is offline; verify it when it is back`,
+        { nodeId },
+      );
     }
     const result = await this.agents.verify(node!, modelId);
-    if (result.state) await this.relay.fromAgent(node!.id, result.state);
-    return (await this.states.get(nodeId, modelId)) ?? state;
+    if (!result.state) return state;
+    await this.relay.fromAgent(node!.id, result.state);
+    // What the verification found, even if the repair it started has already moved the state on.
+    return Object.assign(Object.create(Object.getPrototypeOf(state) as object) as NodeModelStateEntity, state, {
+      lifecycleStatus: result.state.lifecycleStatus as LifecycleStatus,
+      bytesDone: result.state.bytesDone,
+      filePath: result.state.filePath,
+      errorCode: result.state.errorCode,
+      errorMessage: result.state.errorMessage,
+      updatedAt: new Date(),
+    });
+  }
+
+  /** The latest repair of a model on each node where it had one. */
+  async latestPerNode(modelId: string): Promise<RepairTaskEntity[]> {
+    return this.tasks
+      .createQueryBuilder('t')
+      .distinctOn(['t.node_id'])
+      .where('t.model_id = :modelId', { modelId })
+      .orderBy('t.node_id')
+      .addOrderBy('t.started_at', 'DESC')
+      .getMany();
   }
 
   async list(filter: RepairFilter): Promise<RepairTaskEntity[]> {
@@ -134,7 +180,11 @@ export class RepairService {
     if (filter.nodeId) where.nodeId = filter.nodeId;
     if (filter.modelId) where.modelId = filter.modelId;
     if (filter.status) where.status = filter.status;
-    return this.tasks.find({ where, order: { startedAt: 'DESC' }, take: Math.min(Math.max(filter.limit ?? 50, 1), 500) });
+    return this.tasks.find({
+      where,
+      order: { startedAt: 'DESC' },
+      take: Math.min(Math.max(filter.limit ?? 50, 1), 500),
+    });
   }
 
   async forNodes(nodeIds: readonly string[]): Promise<RepairTaskEntity[]> {
@@ -145,19 +195,43 @@ export class RepairService {
     return this.tasks.findOneBy({ id });
   }
 
-  async finish(task: RepairTaskEntity, status: RepairStatus.SUCCESS | RepairStatus.FAILED, errorMessage: string | null): Promise<RepairTaskEntity> {
+  async finish(
+    task: RepairTaskEntity,
+    status: RepairStatus.SUCCESS | RepairStatus.FAILED,
+    errorMessage: string | null,
+  ): Promise<RepairTaskEntity> {
     task.status = status;
     task.errorMessage = errorMessage;
     task.finishedAt = new Date();
-    await this.tasks.update({ id: task.id }, { status, errorMessage, finishedAt: task.finishedAt, attempts: task.attempts });
+    await this.tasks.update(
+      { id: task.id },
+      { status, errorMessage, finishedAt: task.finishedAt, attempts: task.attempts },
+    );
     await this.publish(task);
     if (status === RepairStatus.FAILED) {
       const failures = await this.consecutiveFailures(task.nodeId, task.modelId);
-      const breaker =
-        failures >= this.config.REPAIR_BREAKER_THRESHOLD
-          ? ` Automatic repair stopped after ${failures} failed repairs in a row; run repairModel once the cause is fixed.`
-          : '';
-      await this.markError(task.nodeId, task.modelId, task.reason, `Repair failed: ${errorMessage ?? 'unknown error'}.${breaker}`);
+      const tripped = failures >= this.config.REPAIR_BREAKER_THRESHOLD;
+      const breaker = tripped
+        ? ` Automatic repair stopped after ${failures} failed repairs in a row; run repairModel once the cause is fixed.`
+        : '';
+      await this.markError(
+        task.nodeId,
+        task.modelId,
+        task.reason,
+        `Repair failed: ${errorMessage ?? 'unknown error'}.${breaker}`,
+      );
+      // Keep trying on our own, with a pause, until the breaker trips; a repair asked for by hand is not repeated.
+      if (!tripped && this.config.AUTO_REPAIR && task.trigger !== RepairTrigger.MANUAL) {
+        await this.start(
+          task.nodeId,
+          task.modelId,
+          task.reason,
+          task.detail,
+          task.trigger,
+          task.fromZero,
+          this.config.REPAIR_RETRY_DELAY_MS,
+        );
+      }
     }
     return task;
   }
@@ -175,10 +249,15 @@ export class RepairService {
     detail: string,
     trigger: RepairTrigger,
     fromZero: boolean,
+    delayMs = 0,
   ): Promise<RepairTaskEntity> {
     const registration = await this.registry.getRegistered(modelId);
     const totalBytes = registration.files.reduce((sum, f) => sum + f.size, 0);
-    const timeoutMs = repairTimeoutMs(totalBytes, this.config.REPAIR_TIMEOUT_BASE_MS, this.config.REPAIR_MIN_BYTES_PER_SECOND);
+    const timeoutMs = repairTimeoutMs(
+      totalBytes,
+      this.config.REPAIR_TIMEOUT_BASE_MS,
+      this.config.REPAIR_MIN_BYTES_PER_SECOND,
+    );
     let task: RepairTaskEntity;
     try {
       task = await this.tasks.save(
@@ -193,7 +272,7 @@ export class RepairService {
           attempts: 0,
           errorMessage: null,
           timeoutMs,
-          startedAt: new Date(),
+          startedAt: new Date(Date.now() + delayMs),
           finishedAt: null,
         }),
       );
@@ -209,7 +288,13 @@ export class RepairService {
     await this.queue.add(
       JobName.REPAIR_MODEL,
       { repairId: task.id, nodeId, modelId },
-      { jobId: repairJobId(nodeId, modelId), removeOnComplete: true, removeOnFail: true, attempts: 1 },
+      {
+        jobId: `${repairJobId(nodeId, modelId)}|${task.id}`,
+        delay: delayMs,
+        removeOnComplete: true,
+        removeOnFail: true,
+        attempts: 1,
+      },
     );
     await this.publish(task);
     return task;

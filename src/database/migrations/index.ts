@@ -3,4 +3,8 @@ import { CreateNodes1763800000000 } from './1763800000000-create-nodes.js';
 import { CreateRepairTasks1763900000000 } from './1763900000000-create-repair-tasks.js';
 
 /** Every migration, in order. Listed explicitly: ESM builds cannot glob-require them. */
-export const migrations = [CreateRegisteredModels1763700000000, CreateNodes1763800000000, CreateRepairTasks1763900000000];
+export const migrations = [
+  CreateRegisteredModels1763700000000,
+  CreateNodes1763800000000,
+  CreateRepairTasks1763900000000,
+];

@@ -43,7 +43,11 @@ export class RepairProcessor extends WorkerHost {
     const node = await this.nodes.find(task.nodeId);
     const manifest = await this.registry.manifest(task.modelId).catch(() => null);
     if (!node || !manifest) {
-      await this.repairs.finish(task, RepairStatus.FAILED, node ? 'The model is no longer registered' : 'The node no longer exists');
+      await this.repairs.finish(
+        task,
+        RepairStatus.FAILED,
+        node ? 'The model is no longer registered' : 'The node no longer exists',
+      );
       return 'gone';
     }
     if (node.status === NodeStatus.OFFLINE) {
@@ -78,7 +82,9 @@ export class RepairProcessor extends WorkerHost {
       } catch (err) {
         await coalescer.flush();
         const timedOut = Date.now() >= deadline;
-        const message = timedOut ? `Repair timed out after ${Math.round(task.timeoutMs / 1000)} s` : (err as Error).message;
+        const message = timedOut
+          ? `Repair timed out after ${Math.round(task.timeoutMs / 1000)} s`
+          : (err as Error).message;
         await this.repairs.finish(task, RepairStatus.FAILED, message);
         return 'failed';
       }
@@ -96,7 +102,11 @@ export class RepairProcessor extends WorkerHost {
       await this.repairs.finish(task, RepairStatus.FAILED, terminal.state.errorMessage ?? 'Repair failed');
       return 'failed';
     }
-    await this.repairs.finish(task, RepairStatus.FAILED, `Repair timed out after ${Math.round(task.timeoutMs / 1000)} s`);
+    await this.repairs.finish(
+      task,
+      RepairStatus.FAILED,
+      `Repair timed out after ${Math.round(task.timeoutMs / 1000)} s`,
+    );
     return 'timed out';
   }
 }

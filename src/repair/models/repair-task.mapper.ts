@@ -5,8 +5,14 @@ import { repairPayload } from '../repair-events.js';
 import type { RepairStatus, RepairTrigger } from '../repair-status.js';
 import { RepairTask } from './repair-task.model.js';
 
-export function toRepairTask(source: RepairTaskEntity | RepairStatusChangedPayload, seq: number | null = null): RepairTask {
-  const p = 'startedAt' in source && source.startedAt instanceof Date ? repairPayload(source as RepairTaskEntity) : (source as RepairStatusChangedPayload);
+export function toRepairTask(
+  source: RepairTaskEntity | RepairStatusChangedPayload,
+  seq: number | null = null,
+): RepairTask {
+  const p =
+    'startedAt' in source && source.startedAt instanceof Date
+      ? repairPayload(source as RepairTaskEntity)
+      : (source as RepairStatusChangedPayload);
   const startedAt = new Date(p.startedAt);
   const finishedAt = p.finishedAt ? new Date(p.finishedAt) : null;
   return Object.assign(new RepairTask(), {
