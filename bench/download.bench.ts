@@ -187,7 +187,8 @@ export const downloadBench: Benchmark = {
           `worst of ${agents.length}`,
       };
       if (curlMissing || curls.length === 0) {
-        return [agentResult, memory, { metric: 'curl baseline', value: 0, unit: '', note: `${curlMissing}: skipped` }];
+        const why = `skipped: ${curlMissing ?? 'no curl run'}`;
+        return [agentResult, { metric: 'agent / curl throughput', value: Number.NaN, unit: '×', note: why }, memory];
       }
       const curlMs = best(curls.map((c) => c.curlMs));
       const curlShaMs = best(curls.map((c) => c.curlMs + c.sha256sumMs));

@@ -48,7 +48,10 @@ describe('automatic repair', () => {
       REPAIR_RETRY_DELAY_MS: '300',
     });
     const agentEnv = { AGENT_REPAIR_RETRY_MS: '300' };
-    [a, b] = await Promise.all([startAgent(app, 'node-a', agentEnv), startAgent(app, 'node-b', agentEnv)]);
+    [a, b] = await Promise.all([
+      startAgent(app, 'node-a', agentEnv),
+      startAgent(app, 'node-b', { ...agentEnv, AGENT_VERIFY_INTERVAL_MS: '1000' }),
+    ]);
     const nodes = await waitUntil('agents joined', async () => {
       const { nodes: n } = await app.data<{ nodes: Array<{ id: string; name: string }> }>(
         '{ nodes(status: ONLINE) { id name } }',
@@ -232,6 +235,41 @@ describe('automatic repair', () => {
     expect(manual.data!.repairModel).toMatchObject({ status: 'IN_PROGRESS', trigger: 'MANUAL' });
     await waitUntil('manual repair SUCCESS', async () => (await repairs('doomed'))[0]?.status === 'SUCCESS', 30_000);
     await waitUntil('doomed answers', async () => (await chat('doomed')).status === 200, 15_000);
+  });
+
+  it('the scheduled sha256 sweep finds rot on its own and repairs it', async () => {
+    const path = fileOn(b, 'shared');
+    const rotten = Buffer.from(await readFile(path));
+    rotten[rotten.length - 32] = rotten[rotten.length - 32]! ^ 0xff;
+    await writeFile(path, rotten);
+    const done = await waitUntil(
+      'sweep repair on node-b',
+      async () => (await repairs('shared')).find((r) => r.nodeId === ids['node-b'] && r.status === 'SUCCESS'),
+      30_000,
+    );
+    expect(done).toMatchObject({ trigger: 'SWEEP', reason: 'CORRUPTED', fromZero: true });
+    expect(sha256(await readFile(path))).toBe(sha256(bytes.shared!));
+  });
+
+  it('publishes repairs as they start and end', async () => {
+    const sub = app.subscribe<{ repairStatusChanged: { seq: number; modelId: string; status: string } }>(
+      'subscription($m: ID) { repairStatusChanged(modelId: $m) { seq modelId status } }',
+      { m: modelId('solo') },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await app.data('mutation($m: ID!, $n: ID!) { repairModel(modelId: $m, nodeId: $n) { id } }', {
+      m: modelId('solo'),
+      n: ids['node-a'],
+    });
+    await waitUntil(
+      'SUCCESS event',
+      async () => sub.events.some((e) => e.repairStatusChanged.status === 'SUCCESS'),
+      30_000,
+    );
+    const statuses = sub.events.map((e) => e.repairStatusChanged.status);
+    expect(statuses[0]).toBe('IN_PROGRESS');
+    expect(statuses.at(-1)).toBe('SUCCESS');
+    sub.close();
   });
 
   it('records every repair on the node and publishes them', async () => {
