@@ -98,18 +98,7 @@ export class RepairService {
 
   /** repairModel: always runs (the breaker and AUTO_REPAIR only stop automatic repairs); joins one in progress. */
   async repairByHand(modelId: string, nodeId: string): Promise<RepairTaskEntity> {
-    const state = await this.states.get(nodeId, modelId);
-    if (!state) {
-      await this.registry.getRegistered(modelId);
-      throw new RepairError(
-        RepairErrorReason.MODEL_NOT_ON_NODE,
-        `Model ${modelId} was never downloaded to node ${nodeId}; use downloadModel`,
-        {
-          modelId,
-          nodeId,
-        },
-      );
-    }
+    const state = await this.stateOnNode(nodeId, modelId);
     const running = await this.inProgress(nodeId, modelId);
     if (running) return running;
     const code = (Object.values(ModelLoadError) as string[]).includes(state.errorCode ?? '')
@@ -131,18 +120,7 @@ export class RepairService {
    */
   async verify(modelId: string, nodeId: string): Promise<NodeModelStateEntity> {
     const [node] = await this.nodes.getMany([nodeId]);
-    const state = await this.states.get(nodeId, modelId);
-    if (!state) {
-      await this.registry.getRegistered(modelId);
-      throw new RepairError(
-        RepairErrorReason.MODEL_NOT_ON_NODE,
-        `Model ${modelId} was never downloaded to node ${nodeId}; use downloadModel`,
-        {
-          modelId,
-          nodeId,
-        },
-      );
-    }
+    const state = await this.stateOnNode(nodeId, modelId);
     if (node!.status === NodeStatus.OFFLINE) {
       throw new RepairError(
         RepairErrorReason.NODE_OFFLINE,
@@ -298,6 +276,18 @@ export class RepairService {
     );
     await this.publish(task);
     return task;
+  }
+
+  /** The model's state on the node; refused, naming why, when it was never downloaded there. */
+  private async stateOnNode(nodeId: string, modelId: string): Promise<NodeModelStateEntity> {
+    const state = await this.states.get(nodeId, modelId);
+    if (state) return state;
+    await this.registry.getRegistered(modelId);
+    throw new RepairError(
+      RepairErrorReason.MODEL_NOT_ON_NODE,
+      `Model ${modelId} was never downloaded to node ${nodeId}; use downloadModel`,
+      { modelId, nodeId },
+    );
   }
 
   private repairing(task: RepairTaskEntity): FailureReportResponse {
