@@ -1,11 +1,13 @@
-import { Module } from '@nestjs/common';
+import { type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { HfStatsModule } from '../hf-stats/hf-stats.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RegisteredModelEntity } from './entities/registered-model.entity.js';
 import { HfCatalogEntryResolver } from './hf-catalog-entry.resolver.js';
-import { ModelsQueryCachePlugin } from './models-query-cache.plugin.js';
+import { ModelsQueryCacheMiddleware } from './query-cache/models-query-cache.middleware.js';
+import { ModelsQueryCachePlugin } from './query-cache/models-query-cache.plugin.js';
+import { ModelsQueryCache } from './query-cache/models-query-cache.service.js';
 import { ModelsController } from './models.controller.js';
 import { RegistrationService } from './registration.service.js';
 import { RegistryResolver } from './registry.resolver.js';
@@ -13,8 +15,19 @@ import { RegistryService } from './registry.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([RegisteredModelEntity]), CatalogModule, HfStatsModule, NodesModule],
-  providers: [RegistryService, RegistrationService, RegistryResolver, HfCatalogEntryResolver, ModelsQueryCachePlugin],
+  providers: [
+    RegistryService,
+    RegistrationService,
+    RegistryResolver,
+    HfCatalogEntryResolver,
+    ModelsQueryCache,
+    ModelsQueryCachePlugin,
+  ],
   controllers: [ModelsController],
   exports: [RegistryService],
 })
-export class RegistryModule {}
+export class RegistryModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(ModelsQueryCacheMiddleware).forRoutes({ path: 'graphql', method: RequestMethod.POST });
+  }
+}
