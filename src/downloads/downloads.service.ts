@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
-import { downloadJobId, JobName, QueueName, type DownloadModelJob } from '../jobs/job-catalog.js';
+import { downloadJobId, JobName, QueueName, type JobPayloads } from '../jobs/job-catalog.js';
 import { AgentClient } from '../nodes/agent.client.js';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import type { NodeEntity } from '../nodes/entities/node.entity.js';
@@ -23,7 +23,7 @@ export class DownloadsService {
   private readonly logger = new Logger(DownloadsService.name);
 
   constructor(
-    @InjectQueue(QueueName.DOWNLOADS) private readonly queue: Queue<DownloadModelJob>,
+    @InjectQueue(QueueName.DOWNLOADS) private readonly queue: Queue<JobPayloads[JobName.DOWNLOAD_MODEL]>,
     private readonly registry: RegistryService,
     private readonly nodes: NodesService,
     private readonly states: NodeStatesService,

@@ -27,17 +27,12 @@ export interface JobPayloads {
   [JobName.REPAIR_MODEL]: RepairModelJob;
 }
 
-export const JOB_QUEUE: { [J in JobName]: QueueName } = {
-  [JobName.DOWNLOAD_MODEL]: QueueName.DOWNLOADS,
-  [JobName.REPAIR_MODEL]: QueueName.REPAIRS,
-};
-
-/** Deterministic ids: BullMQ refuses a second job with the same id, so a node × model never downloads twice at once. */
-/** One repair job per node × model at a time, like downloads. */
-export function repairJobId(nodeId: string, modelId: string): string {
-  return `repair|${nodeId}|${encodeURIComponent(modelId)}`;
+/** One job per repair task (the database allows one task in progress per node × model). */
+export function repairJobId(repairId: string): string {
+  return `repair|${repairId}`;
 }
 
+/** Deterministic ids: BullMQ refuses a second job with the same id, so a node × model never downloads twice at once. */
 export function downloadJobId(nodeId: string, modelId: string): string {
   return `download|${nodeId}|${encodeURIComponent(modelId)}`;
 }

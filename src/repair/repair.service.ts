@@ -9,7 +9,7 @@ import { APP_CONFIG } from '../config/config.tokens.js';
 import { ModelStateRelay } from '../downloads/model-state-relay.service.js';
 import { EventsService } from '../events/events.service.js';
 import { Topic } from '../events/topics.js';
-import { JobName, QueueName, repairJobId, type RepairModelJob } from '../jobs/job-catalog.js';
+import { JobName, QueueName, repairJobId, type JobPayloads } from '../jobs/job-catalog.js';
 import { AgentClient } from '../nodes/agent.client.js';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import type { NodeEntity } from '../nodes/entities/node.entity.js';
@@ -51,7 +51,7 @@ export class RepairService {
 
   constructor(
     @InjectRepository(RepairTaskEntity) private readonly tasks: Repository<RepairTaskEntity>,
-    @InjectQueue(QueueName.REPAIRS) private readonly queue: Queue<RepairModelJob>,
+    @InjectQueue(QueueName.REPAIRS) private readonly queue: Queue<JobPayloads[JobName.REPAIR_MODEL]>,
     private readonly registry: RegistryService,
     private readonly states: NodeStatesService,
     private readonly relay: ModelStateRelay,
@@ -267,7 +267,7 @@ export class RepairService {
       JobName.REPAIR_MODEL,
       { repairId: task.id, nodeId, modelId },
       {
-        jobId: `${repairJobId(nodeId, modelId)}|${task.id}`,
+        jobId: repairJobId(task.id),
         delay: delayMs,
         removeOnComplete: true,
         removeOnFail: true,
