@@ -267,7 +267,7 @@ describe('InferenceService chat completions', () => {
       expect(body.model).toBe('c');
       expect(body.usage.completion_tokens).toBeGreaterThan(0);
     }
-    expect(parseSse(await responses[2]!.text()).events.at(-1)).toBe('[DONE]');
+    expect(parseSse(await responses[2].text()).events.at(-1)).toBe('[DONE]');
     const loads = logs.filter((l) => l.msg === 'model loaded for inference' && l.modelId === 'c').length;
     expect(loads - loadsBefore).toBe(1);
   });

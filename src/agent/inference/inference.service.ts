@@ -181,14 +181,10 @@ export class InferenceService {
     this.disposed = true;
     for (const controller of this.inFlight) controller.abort(new Error('the inference service is shutting down'));
     this.wakeRoomWaiters();
-    process.stderr.write(`D1 ${JSON.stringify([, this.loading.size, [...this.loaded.values()].map(e => [e.modelId, e.users, e.generation.size])])}\n`);
     await Promise.allSettled([...this.loading.values()]);
-    process.stderr.write(`D2 ${JSON.stringify([])}\n`);
     await Promise.allSettled([...this.loaded.values()].map((entry) => this.unloadEntry(entry, 'service disposed')));
-    process.stderr.write(`D3 ${JSON.stringify([])}\n`);
     const llama = await this.llamaPromise?.catch(() => null);
     await llama?.dispose();
-    process.stderr.write(`D4 ${JSON.stringify([])}\n`);
   }
 
   private async generate(
