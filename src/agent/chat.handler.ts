@@ -20,8 +20,7 @@ export class ChatHandler {
 
   async handle(res: ServerResponse, body: unknown): Promise<void> {
     this.metrics.requestCount++;
-    const modelId =
-      typeof body === 'object' && body !== null && 'model' in body ? (body).model : undefined;
+    const modelId = typeof body === 'object' && body !== null && 'model' in body ? body.model : undefined;
     if (typeof modelId !== 'string' || !modelId) {
       return send(res, 400, {
         error: { message: 'model is required', type: 'invalid_request_error', param: 'model', code: null },

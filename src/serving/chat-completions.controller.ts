@@ -33,15 +33,13 @@ export class ChatCompletionsController {
     }
     const { model, nodes } = await this.router.candidates(modelId);
     if (!model?.registration) {
-      res
-        .status(404)
-        .json({
-          error: {
-            message: `Model ${modelId} is not registered`,
-            type: 'invalid_request_error',
-            code: 'model_not_found',
-          },
-        });
+      res.status(404).json({
+        error: {
+          message: `Model ${modelId} is not registered`,
+          type: 'invalid_request_error',
+          code: 'model_not_found',
+        },
+      });
       return;
     }
     if (nodes.length === 0) {
@@ -94,15 +92,13 @@ export class ChatCompletionsController {
       return;
     }
     res.setHeader('Retry-After', '10');
-    res
-      .status(503)
-      .json({
-        error: {
-          message: `No node holding ${modelId} could be reached`,
-          type: 'service_unavailable',
-          code: 'nodes_unreachable',
-        },
-      });
+    res.status(503).json({
+      error: {
+        message: `No node holding ${modelId} could be reached`,
+        type: 'service_unavailable',
+        code: 'nodes_unreachable',
+      },
+    });
   }
 
   /** No node can answer: if that is because of repairs, say so as seed 004 does (repairing, timed out, failed). */

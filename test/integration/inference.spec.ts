@@ -238,7 +238,15 @@ describe('InferenceService chat completions', () => {
       [{ messages: [{ role: 'user', content: 42 }] }, 'messages[0].content'],
       [{ ...chat(1), max_tokens: 5000 }, 'max_tokens'],
       [{ ...chat(1), temperature: 'hot' }, 'temperature'],
-      [{ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }] }, 'messages[1].role'],
+      [
+        {
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'yo' },
+          ],
+        },
+        'messages[1].role',
+      ],
       [[1, 2], null],
     ];
     for (const [body, param] of cases) {
