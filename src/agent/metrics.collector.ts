@@ -16,12 +16,9 @@ export class MetricsCollector {
   private nvidiaSmi: boolean | null = null;
   requestCount = 0;
 
-  private llamaVram: Promise<LlamaVram | null> | null = null;
-
   constructor(
     private readonly memoryOverride?: number,
-    /** Ask node-llama-cpp for VRAM (Vulkan, Metal, CUDA without nvidia-smi) when nvidia-smi is not there. */
-    private readonly useLlamaVram = false,
+    private readonly vramProbe?: VramProbe,
   ) {}
 
   async capacity(): Promise<NodeCapacity> {
@@ -58,16 +55,11 @@ export class MetricsCollector {
 
   private async readGpus(): Promise<GpuReading[]> {
     const smi = await this.readNvidiaSmi();
-    if (smi.length || !this.useLlamaVram) return smi;
-    this.llamaVram ??= openLlamaVram();
-    const llama = await this.llamaVram;
-    if (!llama) return [];
-    const state = await llama.getVramState();
-    if (state.total <= 0) return [];
-    const names = await llama.getGpuDeviceNames();
-    return [
-      { name: names.join(', ') || 'GPU', vramTotalBytes: state.total, vramUsedBytes: state.used, utilization: null },
-    ];
+    if (smi.length || !this.vramProbe) return smi;
+    const vram = await this.vramProbe().catch(() => null);
+    if (!vram || vram.totalBytes <= 0) return [];
+    const name = vram.names.join(', ') || 'GPU';
+    return [{ name, vramTotalBytes: vram.totalBytes, vramUsedBytes: vram.usedBytes, utilization: null }];
   }
 
   private async readNvidiaSmi(): Promise<GpuReading[]> {
@@ -88,20 +80,8 @@ export class MetricsCollector {
   }
 }
 
-interface LlamaVram {
-  getVramState(): Promise<{ total: number; used: number }>;
-  getGpuDeviceNames(): Promise<string[]>;
-}
-
-async function openLlamaVram(): Promise<LlamaVram | null> {
-  try {
-    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
-    const llama = await getLlama({ build: 'never', gpu: 'auto', logLevel: LlamaLogLevel.error });
-    return llama.gpu === false ? null : llama;
-  } catch {
-    return null;
-  }
-}
+/** GPU memory from llama.cpp, for GPUs nvidia-smi does not see (Vulkan, Metal, CUDA without the tool). */
+export type VramProbe = () => Promise<{ names: string[]; totalBytes: number; usedBytes: number } | null>;
 
 export function parseNvidiaSmi(stdout: string): GpuReading[] {
   const MiB = 1024 * 1024;

@@ -49,7 +49,7 @@ export class NodeAgent {
       },
       log,
     );
-    this.metrics = new MetricsCollector(config.AGENT_MEMORY_BYTES, config.AGENT_GPU === 'auto');
+    this.metrics = new MetricsCollector(config.AGENT_MEMORY_BYTES, () => this.inference.vram());
     this.controlPlane = new ControlPlaneClient(config.CONTROL_PLANE_URL, this.store.root, config.NODE_JOIN_TOKEN, log);
     this.inference = new InferenceService({
       gpu: config.AGENT_GPU === 'auto' ? 'auto' : false,

@@ -5,6 +5,34 @@ import type { AgentModelState } from '../shared/agent-protocol.js';
 import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
 import { LifecycleStatus } from './lifecycle-status.js';
 
+interface RawState {
+  node_id: string;
+  model_id: string;
+  lifecycle_status: LifecycleStatus;
+  bytes_done: string;
+  bytes_total: string;
+  file_path: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  version: string;
+  updated_at: Date;
+}
+
+function fromRow(r: RawState): NodeModelStateEntity {
+  return Object.assign(new NodeModelStateEntity(), {
+    nodeId: r.node_id,
+    modelId: r.model_id,
+    lifecycleStatus: r.lifecycle_status,
+    bytesDone: Number(r.bytes_done),
+    bytesTotal: Number(r.bytes_total),
+    filePath: r.file_path,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    version: Number(r.version),
+    updatedAt: r.updated_at,
+  });
+}
+
 export interface ControlPlaneStateUpdate {
   nodeId: string;
   modelId: string;
@@ -24,8 +52,14 @@ export class NodeStatesService {
     return this.states.find({ where: { modelId: In([...modelIds]) }, order: { modelId: 'ASC', nodeId: 'ASC' } });
   }
 
+  /** Every state, read as plain rows: the model list reads them all on each uncached query, and entity hydration
+   * cost more than the query itself (1,000 rows for 100 models × 10 nodes). */
   async all(): Promise<NodeModelStateEntity[]> {
-    return this.states.find({ order: { modelId: 'ASC', nodeId: 'ASC' } });
+    const rows = await this.states.query<RawState[]>(
+      `SELECT node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at
+         FROM node_model_states ORDER BY model_id, node_id`,
+    );
+    return rows.map(fromRow);
   }
 
   async forNodes(nodeIds: readonly string[]): Promise<NodeModelStateEntity[]> {

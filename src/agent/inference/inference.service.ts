@@ -72,6 +72,7 @@ const NATIVE_LOG_LINES = 50;
 /** llama.cpp's log lines reach the logger asynchronously, after the promise that failed has already rejected. */
 const NATIVE_LOG_GRACE_MS = 150;
 const HEADER_READ_TIMEOUT_MS = 10_000;
+const LLAMA_DISPOSE_TIMEOUT_MS = 1_000;
 
 /**
  * The agent's in-process llama.cpp runtime: serves OpenAI chat completions from GGUF models it loads on first use and
@@ -184,7 +185,16 @@ export class InferenceService {
     await Promise.allSettled([...this.loading.values()]);
     await Promise.allSettled([...this.loaded.values()].map((entry) => this.unloadEntry(entry, 'service disposed')));
     const llama = await this.llamaPromise?.catch(() => null);
-    await llama?.dispose();
+    if (!llama) return;
+    // node-llama-cpp 3.22 leaks a dispose-guard handle per failed loadModel, so llama.dispose() can wait forever.
+    const gaveUp = new AbortController();
+    const disposed = await Promise.race([
+      llama.dispose().then(() => true),
+      delay(LLAMA_DISPOSE_TIMEOUT_MS, false, { signal: gaveUp.signal }).catch(() => true),
+    ]);
+    gaveUp.abort();
+    if (!disposed)
+      this.log.warn({ timeoutMs: LLAMA_DISPOSE_TIMEOUT_MS }, 'llama.cpp did not dispose in time; left to exit');
   }
 
   private async generate(
@@ -446,6 +456,18 @@ export class InferenceService {
     const code = stage === 'context' ? ModelLoadError.CONTEXT_FAILED : verdict.code;
     this.log.warn({ modelId: ref.modelId, code, detail: verdict.message, stage }, 'model failed to load');
     return new ModelLoadFailure(ref.modelId, code, verdict.message, nativeLog);
+  }
+
+  /**
+   * GPU memory as llama.cpp sees it (CUDA, Vulkan, Metal), through this service's own Llama: llama.cpp's log callback
+   * is process-wide and a second getLlama() would take it over. Null on a CPU-only node.
+   */
+  async vram(): Promise<{ names: string[]; totalBytes: number; usedBytes: number } | null> {
+    if (this.opts.gpu === false) return null;
+    const llama = await this.llama();
+    if (llama.gpu === false) return null;
+    const state = await llama.getVramState();
+    return { names: await llama.getGpuDeviceNames(), totalBytes: state.total, usedBytes: state.used };
   }
 
   private llama(): Promise<Llama> {
