@@ -427,6 +427,15 @@ describe('registry (GraphQL + REST, local Hub)', () => {
     }
   });
 
+  it('serves the queue admin (Bull Board) over the download and repair queues', async () => {
+    const page = await fetch(`${app.url}/admin/queues`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    const api = await fetch(`${app.url}/admin/queues/api/queues`);
+    const { queues } = (await api.json()) as { queues: Array<{ name: string }> };
+    expect(queues.map((q) => q.name).sort()).toEqual(['downloads', 'repairs']);
+  });
+
   it('reports Postgres and Redis in /health', async () => {
     const res = await fetch(`${app.url}/health`);
     expect(res.status).toBe(200);

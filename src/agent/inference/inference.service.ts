@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
+import { probeModelLoad } from '../model-probe/model-probe.js';
 import {
   getLlama,
   GgufInsights,
@@ -453,9 +454,25 @@ export class InferenceService {
       stage,
     });
     // The file loaded: a context that cannot be made is memory, never a reason to re-download.
-    const code = stage === 'context' ? ModelLoadError.CONTEXT_FAILED : verdict.code;
-    this.log.warn({ modelId: ref.modelId, code, detail: verdict.message, stage }, 'model failed to load');
-    return new ModelLoadFailure(ref.modelId, code, verdict.message, nativeLog);
+    if (stage === 'context') return this.failure(ref, ModelLoadError.CONTEXT_FAILED, verdict.message, nativeLog, stage);
+    if (verdict.code === ModelLoadError.UNKNOWN) {
+      // llama.cpp's log callback is process-wide; when this process's lines did not reach us, a load in a fresh
+      // child process (its log all its own) tells what is wrong with the file.
+      const probe = await probeModelLoad({ modelPath: ref.modelPath, gpu: this.opts.gpu }, { skipQuickChecks: true });
+      if (!probe.ok) return this.failure(ref, probe.code, probe.message, probe.nativeLog, stage);
+    }
+    return this.failure(ref, verdict.code, verdict.message, nativeLog, stage);
+  }
+
+  private failure(
+    ref: InferenceModelRef,
+    code: ModelLoadError,
+    detail: string,
+    nativeLog: readonly string[],
+    stage: 'load' | 'context',
+  ): ModelLoadFailure {
+    this.log.warn({ modelId: ref.modelId, code, detail, stage }, 'model failed to load');
+    return new ModelLoadFailure(ref.modelId, code, detail, [...nativeLog]);
   }
 
   /**
