@@ -41,6 +41,16 @@ const ggufSchema = z
   })
   .nullish();
 
+/** What the Hub says of a repo's popularity and kind, in model info and search results alike. */
+const popularityFields = {
+  downloads: z.number().nullish(),
+  likes: z.number().nullish(),
+  lastModified: z.string().nullish(),
+  tags: z.array(z.string()).nullish(),
+  pipeline_tag: z.string().nullish(),
+  gguf: ggufSchema,
+};
+
 const modelInfoSchema = z.object({
   id: z.string().min(1),
   sha: z.string().regex(/^[0-9a-f]{40}$/, 'sha must be a 40-hex commit id'),
@@ -50,12 +60,7 @@ const modelInfoSchema = z.object({
     .nullish()
     .catch('manual'),
   private: z.boolean().nullish(),
-  downloads: z.number().nullish(),
-  likes: z.number().nullish(),
-  lastModified: z.string().nullish(),
-  tags: z.array(z.string()).nullish(),
-  pipeline_tag: z.string().nullish(),
-  gguf: ggufSchema,
+  ...popularityFields,
   siblings: z
     .array(
       z.object({
@@ -67,15 +72,7 @@ const modelInfoSchema = z.object({
     .nullish(),
 });
 
-const searchItemSchema = z.object({
-  id: z.string().min(1),
-  downloads: z.number().nullish(),
-  likes: z.number().nullish(),
-  lastModified: z.string().nullish(),
-  tags: z.array(z.string()).nullish(),
-  pipeline_tag: z.string().nullish(),
-  gguf: ggufSchema,
-});
+const searchItemSchema = z.object({ id: z.string().min(1), ...popularityFields });
 
 function toDate(value: string | null | undefined): Date | null {
   if (!value) return null;

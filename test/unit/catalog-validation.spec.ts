@@ -4,28 +4,22 @@ import { describe, expect, it } from '@jest/globals';
 
 import { type CatalogViolation, formatViolations, validateCatalog } from '../../src/catalog/catalog-validation.js';
 import { ModelCapability, ModelFormat, Platform } from '../../src/catalog/supported-model.js';
+import { catalogEntry } from '../support/factories.js';
 
 type RawEntry = Record<string, unknown>;
 
 /** A valid text-generation entry in supported_models.json's own format. */
 function entry(overrides: RawEntry = {}): RawEntry {
-  return {
+  return catalogEntry({
     id: 'test-model-1b',
     name: 'Test Model 1B',
-    description: 'A model for tests',
     repo: 'test-org/Test-Model-1B-GGUF',
     recommended_filename: 'Test-Model-1B-Q4_K_M.gguf',
     size_bytes: 800_000_000,
     required_memory_bytes: 1_500_000_000,
     tags: ['chat', 'instruct'],
-    capabilities: ['TextGeneration'],
-    quantization: 'Q4_K_M',
-    parameter_count: '1B',
-    format: 'Gguf',
-    engine: 'llama.cpp',
-    platforms: ['Linux', 'Windows', 'MacOS'],
     ...overrides,
-  };
+  });
 }
 
 /** A valid vision entry: ImageUnderstanding with its projector. */
