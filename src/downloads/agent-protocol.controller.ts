@@ -34,7 +34,7 @@ export class AgentProtocolController {
   ): Promise<HeartbeatResponse> {
     const node = await this.nodes.authenticate(nodeId, bearerOf(authorization));
     const heartbeat = await this.nodes.heartbeat(node, body);
-    for (const state of heartbeat.models) await this.relay.fromAgent(node.id, state);
+    await this.relay.fromAgentReports(node.id, heartbeat.models);
     return { ok: true, heartbeatIntervalMs: this.nodes.heartbeatIntervalMs };
   }
 }

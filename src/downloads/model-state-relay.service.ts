@@ -22,10 +22,15 @@ export class ModelStateRelay {
 
   /** Applies an agent's report; returns the stored state, or null when it was stale or about an unregistered model. */
   async fromAgent(nodeId: string, report: AgentModelState): Promise<NodeModelStateEntity | null> {
-    const before = await this.states.get(nodeId, report.modelId);
-    const after = await this.states.applyAgentState(nodeId, report);
-    if (after) await this.announce(after, before?.lifecycleStatus !== after.lifecycleStatus);
-    return after;
+    const [applied] = await this.fromAgentReports(nodeId, [report]);
+    return applied ?? null;
+  }
+
+  /** A heartbeat's worth of reports: one write for all of them, events for those that changed. */
+  async fromAgentReports(nodeId: string, reports: readonly AgentModelState[]): Promise<NodeModelStateEntity[]> {
+    const applied = await this.states.applyAgentStates(nodeId, reports);
+    for (const { state, previous } of applied) await this.announce(state, previous !== state.lifecycleStatus);
+    return applied.map((a) => a.state);
   }
 
   async fromControlPlane(update: ControlPlaneStateUpdate): Promise<NodeModelStateEntity> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, QueryFailedError, Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import type { AgentModelState } from '../shared/agent-protocol.js';
 import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
 import { LifecycleStatus } from './lifecycle-status.js';
@@ -31,6 +31,12 @@ function fromRow(r: RawState): NodeModelStateEntity {
     version: Number(r.version),
     updatedAt: r.updated_at,
   });
+}
+
+export interface AppliedState {
+  state: NodeModelStateEntity;
+  /** The lifecycle before this write; null when the row is new. */
+  previous: LifecycleStatus | null;
 }
 
 export interface ControlPlaneStateUpdate {
@@ -72,38 +78,47 @@ export class NodeStatesService {
   }
 
   /**
-   * Applies an agent's report if it is newer than what is stored. Returns the new row, or null when the report was
-   * stale, or is about a model that is not registered (agents may hold files of models unregistered since).
+   * Applies an agent's reports in one statement: each is written only if newer than what is stored (its version) and
+   * about a registered model (agents may hold files of models unregistered since). Returns the rows written, each
+   * with the lifecycle it had before; a heartbeat that changes nothing writes nothing.
    */
-  async applyAgentState(nodeId: string, s: AgentModelState): Promise<NodeModelStateEntity | null> {
-    try {
-      const rows = await this.states.query<unknown[]>(
-        `INSERT INTO node_model_states
+  async applyAgentStates(nodeId: string, reports: readonly AgentModelState[]): Promise<AppliedState[]> {
+    if (reports.length === 0) return [];
+    const column = <K extends keyof AgentModelState>(key: K) => reports.map((r) => r[key]);
+    const rows = await this.states.query<Array<RawState & { previous_status: LifecycleStatus | null }>>(
+      `WITH input AS (
+         SELECT * FROM unnest($2::varchar[], $3::varchar[], $4::bigint[], $5::bigint[], $6::text[], $7::varchar[], $8::text[], $9::bigint[])
+           AS t(model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version)
+       ),
+       previous AS (
+         SELECT s.model_id, s.lifecycle_status FROM node_model_states s JOIN input i ON s.model_id = i.model_id WHERE s.node_id = $1
+       ),
+       written AS (
+         INSERT INTO node_model_states
            (node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+         SELECT $1, i.model_id, i.lifecycle_status, i.bytes_done, i.bytes_total, i.file_path, i.error_code, i.error_message, i.version, now()
+           FROM input i JOIN registered_models r ON r.id = i.model_id
          ON CONFLICT (node_id, model_id) DO UPDATE SET
            lifecycle_status = EXCLUDED.lifecycle_status, bytes_done = EXCLUDED.bytes_done, bytes_total = EXCLUDED.bytes_total,
            file_path = EXCLUDED.file_path, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
            version = EXCLUDED.version, updated_at = now()
          WHERE node_model_states.version < EXCLUDED.version
-         RETURNING node_id`,
-        [
-          nodeId,
-          s.modelId,
-          s.lifecycleStatus,
-          s.bytesDone,
-          s.bytesTotal,
-          s.filePath,
-          s.errorCode,
-          s.errorMessage,
-          s.version,
-        ],
-      );
-      return rows.length ? this.get(nodeId, s.modelId) : null;
-    } catch (err) {
-      if (err instanceof QueryFailedError && (err.driverError as { code?: string }).code === '23503') return null;
-      throw err;
-    }
+         RETURNING node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at
+       )
+       SELECT w.*, p.lifecycle_status AS previous_status FROM written w LEFT JOIN previous p ON p.model_id = w.model_id`,
+      [
+        nodeId,
+        column('modelId'),
+        column('lifecycleStatus'),
+        column('bytesDone'),
+        column('bytesTotal'),
+        column('filePath'),
+        column('errorCode'),
+        column('errorMessage'),
+        column('version'),
+      ],
+    );
+    return rows.map((r) => ({ state: fromRow(r), previous: r.previous_status }));
   }
 
   /** The control plane's own decision (queued, refused, given up): written whatever the agent said last. */

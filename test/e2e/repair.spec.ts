@@ -235,7 +235,8 @@ describe('automatic repair', () => {
     expect(manual.data!.repairModel).toMatchObject({ status: 'IN_PROGRESS', trigger: 'MANUAL' });
     await waitUntil('manual repair SUCCESS', async () => (await repairs('doomed'))[0]?.status === 'SUCCESS', 30_000);
     await waitUntil('doomed answers', async () => (await chat('doomed')).status === 200, 15_000);
-  });
+    // Two failing repairs with the downloader's own retries, then a good one: give a loaded machine room.
+  }, 180_000);
 
   it('the scheduled sha256 sweep finds rot on its own and repairs it', async () => {
     const path = fileOn(b, 'shared');
