@@ -1,12 +1,8 @@
 import { stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
-import { probeModelLoad } from '../model-probe/model-probe.js';
 import {
-  getLlama,
   GgufInsights,
   LlamaChatSession,
-  LlamaLogLevel,
   readGgufFileInfo,
   resolveChatWrapper,
   type ChatHistoryItem,
@@ -17,9 +13,7 @@ import {
   type LlamaModel,
 } from 'node-llama-cpp';
 import type { Logger } from 'pino';
-import { ModelLoadError } from '../../shared/model-load-error.js';
 import { checkGgufFile } from '../gguf/gguf-check.js';
-import { classifyLoadFailure } from '../model-probe/load-failure.classifier.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { ModelLoadFailure } from './model-load-failure.js';
 import {
@@ -30,6 +24,7 @@ import {
   usage,
   type FinishReason,
 } from './openai-response.js';
+import { LlamaRuntime } from './llama-runtime.js';
 import { SerialQueue } from './serial-queue.js';
 
 export { ModelLoadFailure } from './model-load-failure.js';
@@ -69,11 +64,7 @@ interface LoadedModel {
 }
 
 const DEFAULT_CONTEXT_SIZE = 2048;
-const NATIVE_LOG_LINES = 50;
-/** llama.cpp's log lines reach the logger asynchronously, after the promise that failed has already rejected. */
-const NATIVE_LOG_GRACE_MS = 150;
 const HEADER_READ_TIMEOUT_MS = 10_000;
-const LLAMA_DISPOSE_TIMEOUT_MS = 1_000;
 
 /**
  * The agent's in-process llama.cpp runtime: serves OpenAI chat completions from GGUF models it loads on first use and
@@ -91,9 +82,7 @@ export class InferenceService {
 
   private readonly log: Logger;
   private readonly contextSize: number;
-  private llamaPromise: Promise<Llama> | null = null;
-  private readonly nativeLog: string[] = [];
-  private nativeLogTotal = 0;
+  private readonly runtime: LlamaRuntime;
   private readonly loaded = new Map<string, LoadedModel>();
   private readonly loading = new Map<string, Promise<LoadedModel>>();
   private readonly loads = new SerialQueue();
@@ -106,6 +95,7 @@ export class InferenceService {
   constructor(private readonly opts: InferenceServiceOptions) {
     this.log = opts.log;
     this.contextSize = opts.contextSize ?? DEFAULT_CONTEXT_SIZE;
+    this.runtime = new LlamaRuntime(opts);
   }
 
   /** Ids of the models in memory, least recently used first. */
@@ -185,17 +175,12 @@ export class InferenceService {
     this.wakeRoomWaiters();
     await Promise.allSettled([...this.loading.values()]);
     await Promise.allSettled([...this.loaded.values()].map((entry) => this.unloadEntry(entry, 'service disposed')));
-    const llama = await this.llamaPromise?.catch(() => null);
-    if (!llama) return;
-    // node-llama-cpp 3.22 leaks a dispose-guard handle per failed loadModel, so llama.dispose() can wait forever.
-    const gaveUp = new AbortController();
-    const disposed = await Promise.race([
-      llama.dispose().then(() => true),
-      delay(LLAMA_DISPOSE_TIMEOUT_MS, false, { signal: gaveUp.signal }).catch(() => true),
-    ]);
-    gaveUp.abort();
-    if (!disposed)
-      this.log.warn({ timeoutMs: LLAMA_DISPOSE_TIMEOUT_MS }, 'llama.cpp did not dispose in time; left to exit');
+    await this.runtime.dispose();
+  }
+
+  /** GPU memory as llama.cpp sees it, through this service's Llama (see LlamaRuntime). Null on a CPU-only node. */
+  vram(): Promise<{ names: string[]; totalBytes: number; usedBytes: number } | null> {
+    return this.runtime.vram();
   }
 
   private async generate(
@@ -315,24 +300,24 @@ export class InferenceService {
 
     const check = await checkGgufFile(ref.modelPath, ref.expectedSize);
     if (!check.ok) throw new ModelLoadFailure(ref.modelId, check.code, check.reason);
-    const llama = await this.llama();
+    const llama = await this.runtime.llama();
     const { footprintBytes, contextSize } = await this.estimate(llama, ref.modelPath);
     await this.makeRoom(ref.modelId, footprintBytes);
 
-    const logMark = this.nativeLogTotal;
+    const logMark = this.runtime.logMark();
     const started = performance.now();
     let model: LlamaModel;
     try {
       model = await llama.loadModel({ modelPath: ref.modelPath });
     } catch (err) {
-      throw await this.loadFailure(ref, err, 'load', logMark);
+      throw await this.runtime.loadFailure(ref, err, 'load', logMark);
     }
     let context: LlamaContext;
     try {
       context = await model.createContext({ contextSize, sequences: 1 });
     } catch (err) {
       await model.dispose().catch(() => undefined);
-      throw await this.loadFailure(ref, err, 'context', logMark);
+      throw await this.runtime.loadFailure(ref, err, 'context', logMark);
     }
     if (this.disposed) {
       await context.dispose();
@@ -434,88 +419,6 @@ export class InferenceService {
       this.log.warn({ err, modelPath }, 'cannot estimate the context memory; budgeting the file size alone');
       return { footprintBytes: fileBytes, contextSize: this.contextSize };
     }
-  }
-
-  private async loadFailure(
-    ref: InferenceModelRef,
-    err: unknown,
-    stage: 'load' | 'context',
-    logMark: number,
-  ): Promise<ModelLoadFailure> {
-    await delay(NATIVE_LOG_GRACE_MS);
-    const e = toError(err);
-    const errorCode = (e as NodeJS.ErrnoException).code;
-    const nativeLog = this.nativeLogSince(logMark);
-    const verdict = classifyLoadFailure({
-      errorName: e.constructor.name,
-      message: e.message,
-      errorCode: typeof errorCode === 'string' ? errorCode : null,
-      nativeLog,
-      stage,
-    });
-    // The file loaded: a context that cannot be made is memory, never a reason to re-download.
-    if (stage === 'context') return this.failure(ref, ModelLoadError.CONTEXT_FAILED, verdict.message, nativeLog, stage);
-    if (verdict.code === ModelLoadError.UNKNOWN) {
-      // llama.cpp's log callback is process-wide; when this process's lines did not reach us, a load in a fresh
-      // child process (its log all its own) tells what is wrong with the file.
-      const probe = await probeModelLoad({ modelPath: ref.modelPath, gpu: this.opts.gpu }, { skipQuickChecks: true });
-      if (!probe.ok) return this.failure(ref, probe.code, probe.message, probe.nativeLog, stage);
-    }
-    return this.failure(ref, verdict.code, verdict.message, nativeLog, stage);
-  }
-
-  private failure(
-    ref: InferenceModelRef,
-    code: ModelLoadError,
-    detail: string,
-    nativeLog: readonly string[],
-    stage: 'load' | 'context',
-  ): ModelLoadFailure {
-    this.log.warn({ modelId: ref.modelId, code, detail, stage }, 'model failed to load');
-    return new ModelLoadFailure(ref.modelId, code, detail, [...nativeLog]);
-  }
-
-  /**
-   * GPU memory as llama.cpp sees it (CUDA, Vulkan, Metal), through this service's own Llama: llama.cpp's log callback
-   * is process-wide and a second getLlama() would take it over. Null on a CPU-only node.
-   */
-  async vram(): Promise<{ names: string[]; totalBytes: number; usedBytes: number } | null> {
-    if (this.opts.gpu === false) return null;
-    const llama = await this.llama();
-    if (llama.gpu === false) return null;
-    const state = await llama.getVramState();
-    return { names: await llama.getGpuDeviceNames(), totalBytes: state.total, usedBytes: state.used };
-  }
-
-  private llama(): Promise<Llama> {
-    this.llamaPromise ??= getLlama({
-      build: 'never',
-      gpu: this.opts.gpu,
-      maxThreads: this.opts.maxThreads,
-      progressLogs: false,
-      logLevel: LlamaLogLevel.warn,
-      logger: (level, message) => this.onNativeLog(level, message),
-    }).catch((err: unknown) => {
-      // Not the model's fault: no repair report; the next request tries again.
-      this.llamaPromise = null;
-      throw err;
-    });
-    return this.llamaPromise;
-  }
-
-  private onNativeLog(level: LlamaLogLevel, message: string): void {
-    const line = message.trimEnd();
-    if (line === '') return;
-    this.nativeLog.push(line);
-    if (this.nativeLog.length > NATIVE_LOG_LINES) this.nativeLog.shift();
-    this.nativeLogTotal += 1;
-    if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) this.log.warn({ native: line }, 'llama.cpp');
-    else this.log.debug({ native: line }, 'llama.cpp');
-  }
-
-  private nativeLogSince(mark: number): string[] {
-    const count = Math.min(this.nativeLog.length, this.nativeLogTotal - mark);
-    return count > 0 ? this.nativeLog.slice(-count) : [];
   }
 
   private addInterest(modelId: string, delta: number): void {
