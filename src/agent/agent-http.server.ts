@@ -11,6 +11,7 @@ import type {
 } from '../shared/agent-protocol.js';
 import { ModelLoadError } from '../shared/model-load-error.js';
 import type { ChatHandler } from './chat.handler.js';
+import { sendJson } from './inference/openai-response.js';
 import type { ModelManager, StateListener } from './model-manager.js';
 import type { RepairCoordinator } from './repair-coordinator.js';
 
@@ -174,10 +175,6 @@ export class AgentHttpServer {
 
 function badRequest(res: ServerResponse, error: z.ZodError): void {
   sendJson(res, 400, { error: { message: error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { ModelLoadError } from '../shared/model-load-error.js';
 import { ModelLoadFailure, type InferenceService } from './inference/inference.service.js';
+import { sendJson } from './inference/openai-response.js';
 import type { MetricsCollector } from './metrics.collector.js';
 import type { ModelManager } from './model-manager.js';
 import type { Availability, RepairCoordinator } from './repair-coordinator.js';
@@ -22,14 +23,14 @@ export class ChatHandler {
     this.metrics.requestCount++;
     const modelId = typeof body === 'object' && body !== null && 'model' in body ? body.model : undefined;
     if (typeof modelId !== 'string' || !modelId) {
-      return send(res, 400, {
+      return sendJson(res, 400, {
         error: { message: 'model is required', type: 'invalid_request_error', param: 'model', code: null },
       });
     }
     const state = this.models.get(modelId);
     const files = this.models.filesOf(modelId);
     if (!state || !files) {
-      return send(res, 404, {
+      return sendJson(res, 404, {
         error: {
           message: `Model ${modelId} is not on this node`,
           type: 'invalid_request_error',
@@ -52,7 +53,7 @@ export class ChatHandler {
     }
     if (state.lifecycleStatus !== 'READY') {
       res.setHeader('Retry-After', '5');
-      return send(res, 503, {
+      return sendJson(res, 503, {
         error: {
           message: `Model ${modelId} is ${state.lifecycleStatus.toLowerCase()} on this node`,
           type: 'service_unavailable',
@@ -86,7 +87,7 @@ export class ChatHandler {
 export function answerUnavailable(res: ServerResponse, modelId: string, availability: Availability): void {
   switch (availability.kind) {
     case 'AVAILABLE':
-      return send(res, 503, {
+      return sendJson(res, 503, {
         error: {
           message: 'Model is not available, please retry',
           type: 'service_unavailable',
@@ -95,7 +96,7 @@ export function answerUnavailable(res: ServerResponse, modelId: string, availabi
       });
     case 'REPAIRING':
       res.setHeader('Retry-After', String(availability.retryAfterSeconds));
-      return send(res, 503, {
+      return sendJson(res, 503, {
         error: {
           message: 'Model is being repaired, please retry',
           type: 'service_unavailable',
@@ -104,7 +105,7 @@ export function answerUnavailable(res: ServerResponse, modelId: string, availabi
         },
       });
     case 'REPAIR_TIMED_OUT':
-      return send(res, 504, {
+      return sendJson(res, 504, {
         error: {
           message: 'Model repair timed out',
           type: 'repair_timeout',
@@ -113,7 +114,7 @@ export function answerUnavailable(res: ServerResponse, modelId: string, availabi
         },
       });
     case 'REPAIR_FAILED':
-      return send(res, 500, {
+      return sendJson(res, 500, {
         error: {
           message: `Model repair failed: ${availability.reason}`,
           type: 'repair_failed',
@@ -122,7 +123,7 @@ export function answerUnavailable(res: ServerResponse, modelId: string, availabi
         },
       });
     case 'UNAVAILABLE':
-      return send(res, 503, {
+      return sendJson(res, 503, {
         error: {
           message: `Model ${modelId} cannot be loaded: ${availability.reason}`,
           type: 'service_unavailable',
@@ -135,8 +136,4 @@ export function answerUnavailable(res: ServerResponse, modelId: string, availabi
 
 function isLoadError(code: string | null): code is ModelLoadError {
   return code !== null && (Object.values(ModelLoadError) as string[]).includes(code);
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }

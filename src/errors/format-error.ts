@@ -27,7 +27,6 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
-  if (original === undefined && formatted.extensions === undefined) return formatted;
   return internal(formatted, original);
 }
 

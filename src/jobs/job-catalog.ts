@@ -36,3 +36,13 @@ export function repairJobId(repairId: string): string {
 export function downloadJobId(nodeId: string, modelId: string): string {
   return `download|${nodeId}|${encodeURIComponent(modelId)}`;
 }
+
+/**
+ * BullMQ worker options shared by every processor. Worker options are static decorator metadata, so JOB_LOCK_MS is
+ * read here from the environment (it is validated with the rest of the configuration at boot).
+ */
+export const WORKER_OPTIONS = {
+  concurrency: 8,
+  lockDuration: Number(process.env.JOB_LOCK_MS ?? 30_000),
+  stalledInterval: Number(process.env.JOB_LOCK_MS ?? 30_000),
+};

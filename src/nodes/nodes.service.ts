@@ -74,7 +74,7 @@ export class NodesService {
     if (!token) {
       throw new NodesError(NodesErrorReason.NODE_TOKEN_MISSING, 'Authorization: Bearer <nodeToken> is required');
     }
-    const node = /^[0-9a-f-]{36}$/i.test(nodeId) ? await this.nodes.findOneBy({ id: nodeId }) : null;
+    const node = isUuid(nodeId) ? await this.nodes.findOneBy({ id: nodeId }) : null;
     if (!node) throw this.notFound(nodeId);
     if (!tokenMatches(token, node.tokenHash)) {
       throw new NodesError(NodesErrorReason.NODE_TOKEN_INVALID, `The token does not belong to node ${nodeId}`, {
@@ -129,12 +129,12 @@ export class NodesService {
   }
 
   async find(id: string): Promise<NodeEntity | null> {
-    return /^[0-9a-f-]{36}$/i.test(id) ? this.nodes.findOneBy({ id }) : null;
+    return isUuid(id) ? this.nodes.findOneBy({ id }) : null;
   }
 
   /** The nodes with these ids, in order; unknown ids are refused, each named. */
   async getMany(ids: readonly string[]): Promise<NodeEntity[]> {
-    const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+    const valid = ids.filter((id) => isUuid(id));
     const found = valid.length ? await this.nodes.findBy({ id: In(valid) }) : [];
     const missing = ids.filter((id) => !found.some((n) => n.id === id));
     if (missing.length) {
@@ -174,4 +174,9 @@ export class NodesService {
       value: nodeId,
     });
   }
+}
+
+/** Node ids are UUIDs; anything else cannot name a node (and must not reach a uuid column). */
+function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }

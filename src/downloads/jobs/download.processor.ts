@@ -3,7 +3,7 @@ import { Inject, Logger } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.tokens.js';
-import { QueueName, type DownloadModelJob } from '../../jobs/job-catalog.js';
+import { QueueName, WORKER_OPTIONS, type DownloadModelJob } from '../../jobs/job-catalog.js';
 import { AgentClient } from '../../nodes/agent.client.js';
 import { LifecycleStatus } from '../../nodes/lifecycle-status.js';
 import { NodeStatus } from '../../nodes/node-status.js';
@@ -17,13 +17,7 @@ import { ProgressCoalescer } from './progress-coalescer.js';
 /** The agent sends a state line at least every few seconds; this much silence means the connection is dead. */
 const AGENT_SILENCE_MS = 60_000;
 
-// Worker options are static decorator metadata; JOB_LOCK_MS is validated with the rest of the config at boot.
-@Processor(QueueName.DOWNLOADS, {
-  concurrency: 8,
-  lockDuration: Number(process.env.JOB_LOCK_MS ?? 30_000),
-  stalledInterval: Number(process.env.JOB_LOCK_MS ?? 30_000),
-  maxStalledCount: 10,
-})
+@Processor(QueueName.DOWNLOADS, { ...WORKER_OPTIONS, maxStalledCount: 10 })
 export class DownloadProcessor extends WorkerHost {
   private readonly logger = new Logger(DownloadProcessor.name);
 

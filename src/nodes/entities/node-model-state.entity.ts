@@ -1,7 +1,6 @@
+import { bigintAsNumber } from '../../database/bigint.transformer.js';
 import { Column, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { LifecycleStatus } from '../lifecycle-status.js';
-
-const bigintNumber = { to: (v: number) => v, from: (v: string) => Number(v) };
 
 /** One model on one node (seed 000's NodeModelState). Rows go with their node or their registration (cascade). */
 @Entity('node_model_states')
@@ -15,10 +14,10 @@ export class NodeModelStateEntity {
   @Column({ name: 'lifecycle_status', type: 'varchar', length: 16 })
   lifecycleStatus!: LifecycleStatus;
 
-  @Column({ name: 'bytes_done', type: 'bigint', transformer: bigintNumber })
+  @Column({ name: 'bytes_done', type: 'bigint', transformer: bigintAsNumber })
   bytesDone!: number;
 
-  @Column({ name: 'bytes_total', type: 'bigint', transformer: bigintNumber })
+  @Column({ name: 'bytes_total', type: 'bigint', transformer: bigintAsNumber })
   bytesTotal!: number;
 
   @Column({ name: 'file_path', type: 'text', nullable: true })
@@ -31,7 +30,7 @@ export class NodeModelStateEntity {
   errorMessage!: string | null;
 
   /** The agent's version of this state; older reports are ignored (see AgentModelState.version). */
-  @Column({ type: 'bigint', transformer: bigintNumber })
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
   version!: number;
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })

@@ -1,8 +1,7 @@
+import { bigintAsNumber } from '../../database/bigint.transformer.js';
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { NodeCapacity, NodeMetricsReport } from '../../shared/agent-protocol.js';
 import { NodeStatus } from '../node-status.js';
-
-const bigintNumber = { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
 @Entity('nodes')
 export class NodeEntity {
@@ -29,7 +28,7 @@ export class NodeEntity {
   @Column({ type: 'jsonb' })
   capacity!: NodeCapacity;
 
-  @Column({ name: 'memory_bytes', type: 'bigint', transformer: bigintNumber })
+  @Column({ name: 'memory_bytes', type: 'bigint', transformer: bigintAsNumber })
   memoryBytes!: number;
 
   @Column({ type: 'jsonb', nullable: true })

@@ -5,7 +5,7 @@ import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.tokens.js';
 import { ProgressCoalescer } from '../../downloads/jobs/progress-coalescer.js';
 import { ModelStateRelay } from '../../downloads/model-state-relay.service.js';
-import { QueueName, type RepairModelJob } from '../../jobs/job-catalog.js';
+import { QueueName, WORKER_OPTIONS, type RepairModelJob } from '../../jobs/job-catalog.js';
 import { AgentClient } from '../../nodes/agent.client.js';
 import { NodeStatus } from '../../nodes/node-status.js';
 import { NodesService } from '../../nodes/nodes.service.js';
@@ -17,12 +17,7 @@ import { RepairService } from '../repair.service.js';
 /** Resuming a truncated file is tried first; if its bytes turn out wrong, once more from zero. */
 const MAX_ATTEMPTS = 2;
 
-// Worker options are static decorator metadata; JOB_LOCK_MS is validated with the rest of the config at boot.
-@Processor(QueueName.REPAIRS, {
-  concurrency: 8,
-  lockDuration: Number(process.env.JOB_LOCK_MS ?? 30_000),
-  stalledInterval: Number(process.env.JOB_LOCK_MS ?? 30_000),
-})
+@Processor(QueueName.REPAIRS, { ...WORKER_OPTIONS })
 export class RepairProcessor extends WorkerHost {
   private readonly logger = new Logger(RepairProcessor.name);
 
