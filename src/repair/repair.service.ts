@@ -187,17 +187,8 @@ export class RepairService {
     );
     await this.publish(task);
     if (status === RepairStatus.FAILED) {
-      const failures = await this.consecutiveFailures(task.nodeId, task.modelId);
-      const tripped = failures >= this.config.REPAIR_BREAKER_THRESHOLD;
-      const breaker = tripped
-        ? ` Automatic repair stopped after ${failures} failed repairs in a row; run repairModel once the cause is fixed.`
-        : '';
-      await this.markError(
-        task.nodeId,
-        task.modelId,
-        task.reason,
-        `Repair failed: ${errorMessage ?? 'unknown error'}.${breaker}`,
-      );
+      const { message, tripped } = await this.failureVerdict(task);
+      await this.markError(task.nodeId, task.modelId, task.reason, message);
       // Keep trying on our own, with a pause, until the breaker trips; a repair asked for by hand is not repeated.
       if (!tripped && this.config.AUTO_REPAIR && task.trigger !== RepairTrigger.MANUAL) {
         await this.start(
@@ -212,6 +203,19 @@ export class RepairService {
       }
     }
     return task;
+  }
+
+  /**
+   * What a failed repair means for its node × model, from the repair records (not from the node's state, which the
+   * agent may overwrite): the failure, and the breaker's verdict once it tripped.
+   */
+  async failureVerdict(task: RepairTaskEntity): Promise<{ message: string; tripped: boolean }> {
+    const failures = await this.consecutiveFailures(task.nodeId, task.modelId);
+    const tripped = failures >= this.config.REPAIR_BREAKER_THRESHOLD;
+    const breaker = tripped
+      ? ` Automatic repair stopped after ${failures} failed repairs in a row; run repairModel once the cause is fixed.`
+      : '';
+    return { message: `Repair failed: ${task.errorMessage ?? 'unknown error'}.${breaker}`, tripped };
   }
 
   async recordAttempt(task: RepairTaskEntity): Promise<void> {

@@ -134,9 +134,7 @@ export class ChatCompletionsController {
     }
     const failed = latest.find((r) => r.status === RepairStatus.FAILED);
     if (failed) {
-      // The node's state says it best (it carries the breaker's verdict when it tripped).
-      const reason =
-        model.nodes.find((n) => n.nodeId === failed.nodeId)?.errorMessage ?? failed.errorMessage ?? 'unknown error';
+      const reason = (await this.repairs.failureVerdict(failed)).message;
       res.status(500).json({
         error: {
           message: reason,
