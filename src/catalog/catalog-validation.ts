@@ -69,7 +69,9 @@ type Field = (typeof FIELDS)[number];
 const FIELD_SET: ReadonlySet<string> = new Set(FIELDS);
 const OPTIONAL_FIELDS: ReadonlySet<Field> = new Set<Field>(['mmproj_filename']);
 
-const ID_PATTERN = /^[A-Za-z0-9-]+$/;
+// Seed 000's rule says letters, digits and hyphens, but its own example ids ("llama-3.2-1b") have dots: the examples
+// are the contract, so dots are allowed between letters and digits (never "..", never first or last).
+const ID_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const REPO_PART_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const REPO_PART_MAX = 96;
 const SPLIT_PART_PATTERN = /-(\d{5})-of-(\d{5})\.gguf$/i;
@@ -96,10 +98,10 @@ const nonEmptyText = z.string({ error: expected('a string') }).superRefine((valu
 
 const idSchema = z.string({ error: expected('a string') }).superRefine((value, ctx) => {
   if (value === '') ctx.addIssue({ code: 'custom', message: 'must not be empty' });
-  else if (!ID_PATTERN.test(value))
+  else if (!ID_PATTERN.test(value) || value.includes('..'))
     ctx.addIssue({
       code: 'custom',
-      message: `must contain only letters, digits and hyphens (got ${JSON.stringify(value)})`,
+      message: `must contain only letters, digits, hyphens and dots, and start and end with a letter or digit (got ${JSON.stringify(value)})`,
     });
 });
 
@@ -326,11 +328,7 @@ function validateEntry(raw: unknown, index: number, out: CatalogViolation[]): Su
     report('required_memory_bytes', `must be at least size_bytes (${memory} < ${size})`);
   if (gguf && recommended !== undefined && recommended.trim() !== '' && !GGUF_SUFFIX.test(recommended))
     report('recommended_filename', `must end in ".gguf" when format is "${GGUF_JSON}"`);
-  if (vision === true && gguf && !projectorGiven)
-    report(
-      'mmproj_filename',
-      `is required when capabilities include "${IMAGE_UNDERSTANDING_JSON}" and format is "${GGUF_JSON}" (the projector GGUF in the same repo)`,
-    );
+  // A vision model may leave the projector out (seed 000's own llava entry does): registration finds it in the repository.
   if (vision === false && projectorGiven)
     report('mmproj_filename', `is set but capabilities do not include "${IMAGE_UNDERSTANDING_JSON}"`);
   if (projector !== null && recommended !== undefined && projector === recommended)

@@ -25,7 +25,10 @@ export interface SupportedModelDef {
   description: string;
   repo: string;
   recommendedFilename: string;
-  /** Vision models: the multimodal projector (mmproj) GGUF that must sit beside the weights. */
+  /**
+   * Vision models: the multimodal projector (mmproj) GGUF that must sit beside the weights, when the catalog names
+   * one (`mmproj_filename`, an optional override); otherwise registration finds it in the repository's file list.
+   */
   projectorFilename: string | null;
   sizeBytes: number;
   requiredMemoryBytes: number;

@@ -42,10 +42,11 @@ function hfCode(reason: HfErrorReason): PublicErrorCode {
     case HfErrorReason.REVISION_NOT_FOUND:
     case HfErrorReason.ENTRY_NOT_FOUND:
       return PublicErrorCode.NOT_FOUND;
-    case HfErrorReason.UNAUTHORIZED:
-      return PublicErrorCode.UNAUTHENTICATED;
     case HfErrorReason.GATED:
+    case HfErrorReason.ACCESS_DENIED:
       return PublicErrorCode.FORBIDDEN;
+    // The control plane's own Hub credentials are wrong: not the caller's (UNAUTHENTICATED would log a client out).
+    case HfErrorReason.TOKEN_REJECTED:
     case HfErrorReason.RATE_LIMITED:
     case HfErrorReason.UPSTREAM_ERROR:
     case HfErrorReason.TIMEOUT:

@@ -1,12 +1,18 @@
 import { DomainError } from '../common/domain-error.js';
 
 export enum HfErrorReason {
-  /** The Hub says the repository does not exist (404 RepoNotFound, answered to an authenticated request). */
+  /**
+   * The Hub cannot show the repository: it does not exist, or it is private or gated and we may not see it. The Hub
+   * answers 401 + RepoNotFound to anonymous requests and 404 to authenticated ones alike (huggingface_hub's
+   * RepositoryNotFoundError); the message says to set HF_TOKEN.
+   */
   REPO_NOT_FOUND = 'REPO_NOT_FOUND',
   REVISION_NOT_FOUND = 'REVISION_NOT_FOUND',
   ENTRY_NOT_FOUND = 'ENTRY_NOT_FOUND',
-  /** Private repo, or the token lacks access or was rejected: the Hub answers 401 (and 401 for missing repos too). */
-  UNAUTHORIZED = 'UNAUTHORIZED',
+  /** The Hub rejected HF_TOKEN itself (invalid or expired): the operator must fix the control plane's configuration. */
+  TOKEN_REJECTED = 'TOKEN_REJECTED',
+  /** 403 that is not about gating: HF_TOKEN is valid but may not read this repository. */
+  ACCESS_DENIED = 'ACCESS_DENIED',
   /** 403 GatedRepo, or 401 on a gated repo's file: the user must accept the repo's terms. */
   GATED = 'GATED',
   RATE_LIMITED = 'RATE_LIMITED',
@@ -134,21 +140,20 @@ export function classifyHubResponse(
   if (status === 401) {
     if (ctx.hasToken && (hubErrorCode === undefined || INVALID_CREDENTIALS.test(hubMessage ?? ''))) {
       return new HfError(
-        HfErrorReason.UNAUTHORIZED,
+        HfErrorReason.TOKEN_REJECTED,
         'The Hub rejected HF_TOKEN (invalid or expired); set a valid HF_TOKEN',
         base,
       );
     }
-    const message = ctx.hasToken
-      ? `Repository ${repo} was not found or HF_TOKEN has no access to it; check the name and the token's permissions`
-      : `Repository ${repo} was not found or is private; if it is private set HF_TOKEN`;
-    return new HfError(HfErrorReason.UNAUTHORIZED, message, base);
+    // The Hub answers 401 for a missing repository and for one we may not see alike (huggingface_hub reads it as
+    // RepositoryNotFoundError): not found, with the hint, never "unauthenticated" (that is llmfleet's own auth).
+    return repoNotFound(repo, ctx, base);
   }
   if (status === 403) {
     const message = ctx.hasToken
       ? `HF_TOKEN is not allowed to read ${repo}; use a token with read access to it`
-      : `The Hub refused access to ${repo}; if it is private set HF_TOKEN`;
-    return new HfError(HfErrorReason.UNAUTHORIZED, message, base);
+      : `The Hub refused access to ${repo}; if it is private or gated set HF_TOKEN`;
+    return new HfError(HfErrorReason.ACCESS_DENIED, message, base);
   }
   if (status === 404) {
     if (hubErrorCode === 'RevisionNotFound') {
@@ -165,11 +170,7 @@ export function classifyHubResponse(
         base,
       );
     }
-    return new HfError(
-      HfErrorReason.REPO_NOT_FOUND,
-      `Repository ${repo} was not found on the Hugging Face Hub; check the name`,
-      base,
-    );
+    return repoNotFound(repo, ctx, base);
   }
   if (status === 400 && ctx.cursor) {
     return new HfError(
@@ -187,4 +188,15 @@ export function classifyHubResponse(
   }
   const said = hubMessage ? `: ${hubMessage}` : '';
   return new HfError(HfErrorReason.BAD_RESPONSE, `The Hugging Face Hub answered ${status} for ${target}${said}`, base);
+}
+
+function repoNotFound(repo: string, ctx: HfRequestContext, details: HfErrorDetails): HfError {
+  const hint = ctx.hasToken
+    ? 'or HF_TOKEN may not read it (private or gated): check the name and the token'
+    : 'or it is private or gated: set HF_TOKEN';
+  return new HfError(
+    HfErrorReason.REPO_NOT_FOUND,
+    `Repository ${repo} was not found on the Hugging Face Hub (check the name), ${hint}`,
+    details,
+  );
 }

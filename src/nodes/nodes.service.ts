@@ -132,6 +132,15 @@ export class NodesService {
     return isUuid(id) ? this.nodes.findOneBy({ id }) : null;
   }
 
+  /** The node with this id; an unknown one is refused naming the argument it came in (`field`). */
+  async getOne(id: string, field = 'nodeId'): Promise<NodeEntity> {
+    const node = await this.find(id);
+    if (!node) {
+      throw new NodesError(NodesErrorReason.NODE_NOT_FOUND, `Unknown node id: ${id}`, { field, value: id });
+    }
+    return node;
+  }
+
   /** The nodes with these ids, in order; unknown ids are refused, each named. */
   async getMany(ids: readonly string[]): Promise<NodeEntity[]> {
     const valid = ids.filter((id) => isUuid(id));

@@ -66,6 +66,17 @@ export function splitInfo(path: string): { base: string; part: number; total: nu
 }
 
 /**
+ * What the caller knows of the model's need for a projector: `vision` true (a catalog vision model: found in the
+ * repository when not named, a warning when there is none), false (a text model: none), undefined (a Hub URL: taken
+ * when the repository has one).
+ */
+export interface ProjectorWish {
+  vision?: boolean;
+  /** The projector named by the catalog (`mmproj_filename`): must exist. */
+  requested?: string | null;
+}
+
+/**
  * Chooses what to register from a repository's files: the named file (with all its split parts), or the preferred
  * quantization when none is named; plus the multimodal projector when the repo has one (or the one asked for).
  */
@@ -73,7 +84,7 @@ export function selectGgufFiles(
   repo: string,
   files: RepoFile[],
   requested: string | null,
-  requestedProjector: string | null = null,
+  projectorWish: ProjectorWish = {},
 ): GgufSelection {
   const ggufs = files.filter((f) => isGguf(f.path));
   if (ggufs.length === 0) {
@@ -110,8 +121,17 @@ export function selectGgufFiles(
         : `Picked ${describe(chosen)}${quant ? ` (${quant})` : ''} among ${groups.length} GGUF variants by the quantization preference ${QUANTIZATION_PREFERENCE.slice(0, 4).join(' > ')} > …; name a file to choose another.`;
   }
 
-  const projector = chooseProjector(repo, files, chosen, requestedProjector);
-  if (projector) note += ` Multimodal projector: ${projector.path}.`;
+  const requestedProjector = projectorWish.requested ?? null;
+  const projector =
+    projectorWish.vision === false && requestedProjector === null
+      ? null
+      : chooseProjector(repo, files, chosen, requestedProjector);
+  if (projector) {
+    const found = requestedProjector === null && projectorWish.vision === true ? ', found in the repository' : '';
+    note += ` Multimodal projector: ${projector.path}${found}.`;
+  } else if (projectorWish.vision === true) {
+    note += ` Warning: this is a vision model but ${repo} has no multimodal projector (mmproj*.gguf), so it will answer text only; name one with mmproj_filename in the catalog if it has another name.`;
+  }
   for (const file of [...chosen, ...(projector ? [projector] : [])]) {
     if (!file.sha256) {
       throw new RegistryError(

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
 import { CatalogService } from '../catalog/catalog.service.js';
-import type { SupportedModelDef } from '../catalog/supported-model.js';
+import { ModelCapability, type SupportedModelDef } from '../catalog/supported-model.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { HfHubClient } from '../hf-stats/hf-hub.client.js';
@@ -46,8 +46,13 @@ export class RegistrationService {
     }
     await this.refuseExistingId(modelId);
     const info = await this.hub.modelInfo(def.repo);
-    const selection = selectGgufFiles(def.repo, info.files, def.recommendedFilename, def.projectorFilename);
-    return this.store(modelId, ModelSource.CATALOG, def, info, selection);
+    const selection = selectGgufFiles(def.repo, info.files, def.recommendedFilename, {
+      vision: def.capabilities.includes(ModelCapability.IMAGE_UNDERSTANDING),
+      requested: def.projectorFilename,
+    });
+    // The projector found in the repository is part of what was registered (seed 000's entries name none).
+    const registered = { ...def, projectorFilename: selection.projector?.path ?? null };
+    return this.store(modelId, ModelSource.CATALOG, registered, info, selection);
   }
 
   async registerHubModel(url: string): Promise<ModelView> {

@@ -126,7 +126,10 @@ export class RegistryService {
     states: readonly NodeModelStateEntity[],
   ): ModelView {
     const nodes = registration ? [...states] : [];
-    return { id, model, source, registration, nodes, ...deriveModelStatus(registration !== null, nodes) };
+    // A catalog entry that names no projector (seed 000's format) shows the one registration found in the repository.
+    const projector = registration?.files.find((f) => f.role === 'PROJECTOR')?.path;
+    const shown = model.projectorFilename === null && projector ? { ...model, projectorFilename: projector } : model;
+    return { id, model: shown, source, registration, nodes, ...deriveModelStatus(registration !== null, nodes) };
   }
 
   async publishStatus(view: ModelView): Promise<void> {

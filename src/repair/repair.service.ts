@@ -98,6 +98,7 @@ export class RepairService {
 
   /** repairModel: always runs (the breaker and AUTO_REPAIR only stop automatic repairs); joins one in progress. */
   async repairByHand(modelId: string, nodeId: string): Promise<RepairTaskEntity> {
+    await this.nodes.getOne(nodeId, 'nodeId');
     const state = await this.stateOnNode(nodeId, modelId);
     const running = await this.inProgress(nodeId, modelId);
     if (running) return running;
@@ -119,18 +120,16 @@ export class RepairService {
    * the repair starts and the agent answers requests with 503 meanwhile.
    */
   async verify(modelId: string, nodeId: string): Promise<NodeModelStateEntity> {
-    const [node] = await this.nodes.getMany([nodeId]);
+    const node = await this.nodes.getOne(nodeId, 'nodeId');
     const state = await this.stateOnNode(nodeId, modelId);
-    if (node!.status === NodeStatus.OFFLINE) {
-      throw new RepairError(
-        RepairErrorReason.NODE_OFFLINE,
-        `Node ${node!.name} is offline; verify it when it is back`,
-        { nodeId },
-      );
+    if (node.status === NodeStatus.OFFLINE) {
+      throw new RepairError(RepairErrorReason.NODE_OFFLINE, `Node ${node.name} is offline; verify it when it is back`, {
+        nodeId,
+      });
     }
-    const result = await this.agents.verify(node!, modelId);
+    const result = await this.agents.verify(node, modelId);
     if (!result.state) return state;
-    await this.relay.fromAgent(node!.id, result.state);
+    await this.relay.fromAgent(node.id, result.state);
     // What the verification found, even if the repair it started has already moved the state on.
     return Object.assign(Object.create(Object.getPrototypeOf(state) as object) as NodeModelStateEntity, state, {
       lifecycleStatus: result.state.lifecycleStatus as LifecycleStatus,

@@ -227,12 +227,17 @@ describe('registry (GraphQL + REST, local Hub)', () => {
       'FILE_NOT_FOUND',
       /nope-Q4_K_M\.gguf does not exist/,
     ],
-    ['community/does-not-exist', 'UNAUTHENTICATED', 'UNAUTHORIZED', /not found or is private/],
+    [
+      'community/does-not-exist',
+      'NOT_FOUND',
+      'REPO_NOT_FOUND',
+      /^Repository community\/does-not-exist was not found on the Hugging Face Hub \(check the name\), or it is private or gated: set HF_TOKEN$/,
+    ],
     [
       'community/private-GGUF',
-      'UNAUTHENTICATED',
-      'UNAUTHORIZED',
-      /not found or is private; if it is private set HF_TOKEN/,
+      'NOT_FOUND',
+      'REPO_NOT_FOUND',
+      /was not found on the Hugging Face Hub \(check the name\), or it is private or gated: set HF_TOKEN/,
     ],
     ['community/gated-GGUF', 'FORBIDDEN', 'GATED', /is gated: accept its terms on the Hub and set HF_TOKEN/],
     [

@@ -166,12 +166,13 @@ describe('HfHubClient access errors', () => {
     hub.addRepo(ggufRepo('acl-org/public'));
   });
 
-  it('a missing repo: UNAUTHORIZED when anonymous (the Hub cannot say more), REPO_NOT_FOUND with a token', async () => {
+  it('a missing repo is REPO_NOT_FOUND, anonymously (401 RepoNotFound) with the HF_TOKEN hint, and with a token', async () => {
     const anonymous = await failure(new HfHubClient(config()).modelInfo('acl-org/nope'));
-    expect(anonymous.reason).toBe(HfErrorReason.UNAUTHORIZED);
+    expect(anonymous.reason).toBe(HfErrorReason.REPO_NOT_FOUND);
     expect(anonymous.message).toBe(
-      'Repository acl-org/nope was not found or is private; if it is private set HF_TOKEN',
+      'Repository acl-org/nope was not found on the Hugging Face Hub (check the name), or it is private or gated: set HF_TOKEN',
     );
+    expect(anonymous.details).toMatchObject({ status: 401, hubErrorCode: 'RepoNotFound' });
 
     const authenticated = await failure(new HfHubClient(config({ HF_TOKEN: 'user-token' })).modelInfo('acl-org/nope'));
     expect(authenticated.reason).toBe(HfErrorReason.REPO_NOT_FOUND);
@@ -180,15 +181,15 @@ describe('HfHubClient access errors', () => {
 
   it('a private repo needs the right token', async () => {
     expect((await failure(new HfHubClient(config()).modelInfo('acl-org/private'))).reason).toBe(
-      HfErrorReason.UNAUTHORIZED,
+      HfErrorReason.REPO_NOT_FOUND,
     );
     const info = await new HfHubClient(config({ HF_TOKEN: 'grant-token' })).modelInfo('acl-org/private');
     expect(info.private).toBe(true);
   });
 
-  it('a token the Hub does not know is UNAUTHORIZED and says to fix HF_TOKEN', async () => {
+  it('a token the Hub does not know is TOKEN_REJECTED and says to fix HF_TOKEN', async () => {
     const err = await failure(new HfHubClient(config({ HF_TOKEN: 'typo' })).modelInfo('acl-org/public'));
-    expect(err.reason).toBe(HfErrorReason.UNAUTHORIZED);
+    expect(err.reason).toBe(HfErrorReason.TOKEN_REJECTED);
     expect(err.message).toContain('rejected HF_TOKEN');
   });
 
@@ -473,8 +474,8 @@ describe('HfStatsService', () => {
     const { client, stats } = service();
     expect(await stats.getStats('stats-org/missing')).toBeNull();
     const err = await failure(stats.getStatsStrict('stats-org/missing'));
-    expect(err.reason).toBe(HfErrorReason.UNAUTHORIZED);
-    expect(err.message).toContain('if it is private set HF_TOKEN');
+    expect(err.reason).toBe(HfErrorReason.REPO_NOT_FOUND);
+    expect(err.message).toContain('or it is private or gated: set HF_TOKEN');
     expect(await stats.getStats('stats-org/missing')).toBeNull();
     expect(client.upstreamCalls).toBe(1);
   });

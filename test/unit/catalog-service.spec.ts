@@ -98,7 +98,7 @@ describe('CatalogService with a valid catalog', () => {
 describe('CatalogService refusing a catalog', () => {
   it('lists every violation of an invalid catalog in one error', () => {
     const path = writeCatalog(
-      JSON.stringify([entry({ size_bytes: 0 }, 0), entry({ id: 'bad.id', capabilities: ['Foo'] }, 1), entry({}, 0)]),
+      JSON.stringify([entry({ size_bytes: 0 }, 0), entry({ id: 'bad/id', capabilities: ['Foo'] }, 1), entry({}, 0)]),
     );
     const err = catalogErrorOf(() => serviceFor(path));
     expect(err.reason).toBe(CatalogErrorReason.INVALID_CATALOG);
@@ -107,8 +107,8 @@ describe('CatalogService refusing a catalog', () => {
     for (const line of [
       'entry #0 (id "test-0") field "size_bytes": must be greater than 0 (got 0)',
       'entry #0 (id "test-0") field "id": duplicate id "test-0" (also at entry #2)',
-      'entry #1 (id "bad.id") field "id": must contain only letters, digits and hyphens (got "bad.id")',
-      'entry #1 (id "bad.id") field "capabilities": unknown capability "Foo"',
+      'entry #1 (id "bad/id") field "id": must contain only letters, digits, hyphens and dots, and start and end with a letter or digit (got "bad/id")',
+      'entry #1 (id "bad/id") field "capabilities": unknown capability "Foo"',
       'entry #2 (id "test-0") field "id": duplicate id "test-0" (also at entry #0)',
     ])
       expect(err.message).toContain(`  - ${line}`);

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { type CatalogViolation, formatViolations, validateCatalog } from '../../src/catalog/catalog-validation.js';
 import { ModelCapability, ModelFormat, Platform } from '../../src/catalog/supported-model.js';
-import { catalogEntry } from '../support/factories.js';
+import { catalogEntry, SEED_000_CATALOG_JSON } from '../support/factories.js';
 
 type RawEntry = Record<string, unknown>;
 
@@ -146,21 +146,48 @@ describe('validateCatalog on valid input', () => {
   });
 });
 
+describe("seed 000's own example catalog", () => {
+  it('loads as written, llava-1.6-7b included (a vision model that names no projector)', () => {
+    const result = validateCatalog(JSON.parse(SEED_000_CATALOG_JSON));
+    expect(result.ok ? [] : formatViolations(result.violations).split('\n')).toEqual([]);
+    const models = result.ok ? result.models : [];
+    expect(models.map((m) => m.id)).toEqual(['llama-3.2-1b', 'llava-1.6-7b']);
+    expect(models[1]).toMatchObject({
+      repo: 'cjpais/llava-1.6-mistral-7b-gguf',
+      recommendedFilename: 'llava-v1.6-mistral-7b.Q4_K_M.gguf',
+      projectorFilename: null,
+      capabilities: [ModelCapability.TEXT_GENERATION, ModelCapability.IMAGE_UNDERSTANDING],
+      format: ModelFormat.GGUF,
+    });
+  });
+
+  it('keeps mmproj_filename as an optional override on a vision entry', () => {
+    const result = validateCatalog([visionEntry()]);
+    expect(result.ok && result.models[0]?.projectorFilename).toBe('mmproj-model-f16.gguf');
+  });
+});
+
 describe('each rule on its own', () => {
   // The broken entry sits at index 1 behind a valid one, so the index is checked too.
   const cases: { rule: string; raw: RawEntry; field: string; message: RegExp }[] = [
     { rule: 'id empty', raw: entry({ id: '' }), field: 'id', message: /must not be empty/ },
     {
-      rule: 'id with a dot',
-      raw: entry({ id: 'llama-3.2-1b' }),
+      rule: 'id with two dots in a row',
+      raw: entry({ id: 'llama-3..2' }),
       field: 'id',
-      message: /only letters, digits and hyphens/,
+      message: /only letters, digits, hyphens and dots/,
+    },
+    {
+      rule: 'id ending with a dot',
+      raw: entry({ id: 'llama-3.' }),
+      field: 'id',
+      message: /start and end with a letter or digit/,
     },
     {
       rule: 'id with a space',
       raw: entry({ id: 'my model' }),
       field: 'id',
-      message: /only letters, digits and hyphens/,
+      message: /only letters, digits, hyphens and dots/,
     },
     { rule: 'id not a string', raw: entry({ id: 42 }), field: 'id', message: /must be a string \(got number 42\)/ },
     { rule: 'name blank', raw: entry({ name: '   ' }), field: 'name', message: /must not be empty/ },
@@ -357,12 +384,6 @@ describe('each rule on its own', () => {
       message: /^unknown field; an entry has only id, name/,
     },
     {
-      rule: 'vision model without projector',
-      raw: without(visionEntry(), 'mmproj_filename'),
-      field: 'mmproj_filename',
-      message: /required when capabilities include "ImageUnderstanding" and format is "Gguf"/,
-    },
-    {
       rule: 'projector not a GGUF',
       raw: visionEntry({ mmproj_filename: 'mmproj.bin' }),
       field: 'mmproj_filename',
@@ -428,7 +449,7 @@ describe('reporting', () => {
 
   it('still applies the projector rule when a sibling capability is unknown', () => {
     const violations = violationsOf([
-      without(visionEntry({ capabilities: ['ImageUnderstanding', 'Foo'] }), 'mmproj_filename'),
+      entry({ capabilities: ['TextGeneration', 'Foo'], mmproj_filename: 'mmproj.gguf' }),
     ]);
     expect(violations.map((v) => v.field)).toEqual(['capabilities', 'mmproj_filename']);
   });

@@ -71,6 +71,33 @@ describe('selectGgufFiles', () => {
     expect(s.note).toMatch(/Multimodal projector: mmproj-gemma-f16\.gguf/);
   });
 
+  it("finds a catalog vision model's projector in the repository when the catalog names none", () => {
+    const files = [file('llava-v1.6-mistral-7b.Q4_K_M.gguf'), file('mmproj-model-f16.gguf'), file('README.md')];
+    const s = selectGgufFiles('cjpais/llava-1.6-mistral-7b-gguf', files, 'llava-v1.6-mistral-7b.Q4_K_M.gguf', {
+      vision: true,
+    });
+    expect(s.projector?.path).toBe('mmproj-model-f16.gguf');
+    expect(s.note).toMatch(/Multimodal projector: mmproj-model-f16\.gguf, found in the repository\./);
+  });
+
+  it('registers a vision model whose repository has no projector, with a warning in the note', () => {
+    const s = selectGgufFiles('org/vision', [file('vision-Q4_K_M.gguf')], 'vision-Q4_K_M.gguf', { vision: true });
+    expect(s.projector).toBeNull();
+    expect(s.note).toMatch(
+      /Warning: this is a vision model but org\/vision has no multimodal projector \(mmproj\*\.gguf\)/,
+    );
+  });
+
+  it('takes the projector the catalog names, and none for a text model', () => {
+    const files = [file('m-Q4_K_M.gguf'), file('mmproj-m-f16.gguf'), file('other-mmproj.gguf')];
+    const named = selectGgufFiles('org/repo', files, null, { vision: true, requested: 'other-mmproj.gguf' });
+    expect(named.projector?.path).toBe('other-mmproj.gguf');
+    expect(selectGgufFiles('org/repo', files, null, { vision: false }).projector).toBeNull();
+    expect(() => selectGgufFiles('org/repo', files, null, { vision: true, requested: 'nope.gguf' })).toThrow(
+      /File nope\.gguf does not exist in org\/repo/,
+    );
+  });
+
   it('refuses a repository without GGUF files, a non-GGUF file, a missing file, a projector as weights', () => {
     const cases: Array<[RepoFile[], string | null, RegistryErrorReason, RegExp]> = [
       [

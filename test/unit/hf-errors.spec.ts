@@ -68,16 +68,26 @@ describe('classifyHubResponse', () => {
     expect(classify(404, {}, anonymous).reason).toBe(HfErrorReason.REPO_NOT_FOUND);
   });
 
-  it('401 without a token says the repo may be private and to set HF_TOKEN', () => {
-    const err = classify(401, { 'X-Error-Code': 'RepoNotFound' }, anonymous);
-    expect(err.reason).toBe(HfErrorReason.UNAUTHORIZED);
-    expect(err.message).toBe('Repository org/x was not found or is private; if it is private set HF_TOKEN');
+  it('401 + RepoNotFound without a token is REPO_NOT_FOUND with the hint to set HF_TOKEN (as huggingface_hub reads it)', () => {
+    const err = classify(401, { 'X-Error-Code': 'RepoNotFound' }, anonymous, 'Repository not found');
+    expect(err.reason).toBe(HfErrorReason.REPO_NOT_FOUND);
+    expect(err.message).toBe(
+      'Repository org/x was not found on the Hugging Face Hub (check the name), or it is private or gated: set HF_TOKEN',
+    );
     expect(err.details).toMatchObject({ repo: 'org/x', status: 401, hubErrorCode: 'RepoNotFound' });
+    expect(classify(401, {}, anonymous).reason).toBe(HfErrorReason.REPO_NOT_FOUND);
   });
 
-  it('401 with a rejected token says to fix HF_TOKEN', () => {
+  it('a missing repo with a token says the token may not read it', () => {
+    const err = classify(404, { 'X-Error-Code': 'RepoNotFound' }, withToken);
+    expect(err.reason).toBe(HfErrorReason.REPO_NOT_FOUND);
+    expect(err.message).toMatch(/or HF_TOKEN may not read it \(private or gated\)/);
+    expect(classify(401, { 'X-Error-Code': 'RepoNotFound' }, withToken).reason).toBe(HfErrorReason.REPO_NOT_FOUND);
+  });
+
+  it('401 with a rejected token is TOKEN_REJECTED and says to fix HF_TOKEN', () => {
     const err = classify(401, {}, withToken, 'Invalid credentials in Authorization header');
-    expect(err.reason).toBe(HfErrorReason.UNAUTHORIZED);
+    expect(err.reason).toBe(HfErrorReason.TOKEN_REJECTED);
     expect(err.message).toContain('rejected HF_TOKEN');
   });
 
@@ -90,8 +100,8 @@ describe('classifyHubResponse', () => {
     expect(user.message).toContain('accept its terms');
   });
 
-  it('a 403 that is not about gating is UNAUTHORIZED', () => {
-    expect(classify(403, {}, withToken).reason).toBe(HfErrorReason.UNAUTHORIZED);
+  it('a 403 that is not about gating is ACCESS_DENIED', () => {
+    expect(classify(403, {}, withToken).reason).toBe(HfErrorReason.ACCESS_DENIED);
   });
 
   it('429 carries retryAfterSeconds and says when to retry', () => {

@@ -39,7 +39,9 @@ registerEnumType(Platform, {
   description: 'A model of the curated catalog (supported_models.json), or one described from the Hub.',
 })
 export class SupportedModel {
-  @Field(() => ID, { description: 'Unique model id: letters, digits and hyphens.' })
+  @Field(() => ID, {
+    description: 'Unique model id: letters, digits, hyphens and dots (as in seed 000: llama-3.2-1b).',
+  })
   id!: string;
 
   @Field(() => String, { description: 'Display name.' })
@@ -58,7 +60,8 @@ export class SupportedModel {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Vision models: the multimodal projector (mmproj) GGUF in the same repository; null otherwise.',
+    description:
+      'Vision models: the multimodal projector (mmproj) GGUF in the same repository, as the catalog names it or as registration found it; null for other models and for an unregistered vision model whose catalog entry names none.',
   })
   projectorFilename!: string | null;
 
