@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { nodeNameFromHostname, nodeNameSchema } from '../shared/node-name.js';
 
 const url = z
   .string()
@@ -20,13 +21,7 @@ export const agentConfigSchema = z.object({
   /** How the control plane reaches this agent; default http://<NODE_NAME host or 127.0.0.1>:<port>. */
   AGENT_PUBLIC_URL: url.optional(),
   MODELS_DIR: z.string().trim().min(1).default('./models'),
-  NODE_NAME: z
-    .string()
-    .trim()
-    .min(1)
-    .max(200)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, . _ - (starting with a letter or digit)')
-    .default(hostname().replace(/[^A-Za-z0-9._-]/g, '-') || 'node'),
+  NODE_NAME: nodeNameSchema.default(nodeNameFromHostname(hostname())),
   NODE_JOIN_TOKEN: optionalSecret,
   HF_TOKEN: optionalSecret,
   /** `auto` uses CUDA/Vulkan/Metal when present; `false` loads on the CPU. */

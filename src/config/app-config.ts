@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nodeNameSchema } from '../shared/node-name.js';
 
 const bool = (name: string) =>
   z
@@ -85,9 +86,9 @@ export const appConfigSchema = z
     AUTO_REPAIR: bool('AUTO_REPAIR').default(true),
     /** Consecutive failed repairs of one node × model after which auto-repair stops for it (a breaker). */
     REPAIR_BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(3),
-    /** A repair's timeout: this much plus the time to fetch the model at REPAIR_MIN_BYTES_PER_SECOND. */
     /** A failed automatic repair is tried again after this long, until the breaker trips. */
     REPAIR_RETRY_DELAY_MS: z.coerce.number().int().min(0).default(30_000),
+    /** A repair's timeout: this much plus the time to fetch the model at REPAIR_MIN_BYTES_PER_SECOND. */
     REPAIR_TIMEOUT_BASE_MS: z.coerce.number().int().min(100).default(60_000),
     REPAIR_MIN_BYTES_PER_SECOND: z.coerce
       .number()
@@ -97,7 +98,7 @@ export const appConfigSchema = z
     /** Embedded agent (EMBEDDED_AGENT=true): its port (0 = any free port), model directory and node name. */
     AGENT_PORT: port.default(0),
     MODELS_DIR: z.string().trim().min(1).default('./models'),
-    NODE_NAME: z.string().trim().min(1).max(200).optional(),
+    NODE_NAME: nodeNameSchema.optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     NODE_ENV: z.string().default('development'),
   })

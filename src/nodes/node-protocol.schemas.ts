@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AGENT_PROTOCOL_VERSION } from '../shared/agent-protocol.js';
+import { nodeNameSchema } from '../shared/node-name.js';
 
 const bytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const percent = z.number().min(0).max(100);
@@ -14,12 +15,7 @@ export const capacitySchema = z.object({
 });
 
 export const registerNodeSchema = z.object({
-  name: z
-    .string()
-    .trim()
-    .min(1)
-    .max(200)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, . _ - (starting with a letter or digit)'),
+  name: nodeNameSchema,
   url: z
     .string()
     .url()

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { dropDatabase } from '../../src/database/ensure-database.js';
+import { NODE_NAME_RULE } from '../../src/shared/node-name.js';
 import { catalogEntry, writeCatalog } from '../support/factories.js';
 import { MAIN_JS, startProcess } from '../support/processes.js';
 import { testEnv } from '../support/test-env.js';
@@ -48,6 +49,17 @@ describe('control plane process', () => {
     expect(proc.output()).toMatch(/PORT="eighty"/);
     expect(proc.output()).toMatch(/REDIS_URL="http:\/\/nope": must be a URL with scheme redis or rediss/);
     expect(proc.output()).toMatch(/EMBEDDED_AGENT="maybe": EMBEDDED_AGENT must be true or false/);
+  });
+
+  it('refuses NODE_NAME="my node" at boot with the rule the control plane applies, no stack trace', async () => {
+    for (const embedded of ['true', 'false']) {
+      const proc = startProcess(MAIN_JS, { ...baseEnv, PORT: '0', EMBEDDED_AGENT: embedded, NODE_NAME: 'my node' });
+      expect(await proc.exited).toBe(1);
+      const out = proc.output();
+      expect(out).toContain(`NODE_NAME="my node": must be ${NODE_NAME_RULE}`);
+      expect(out).not.toMatch(/^\s+at /m);
+      expect(out).not.toMatch(/listening on/);
+    }
   });
 
   it('refuses to start with an invalid catalog, reporting every violation', async () => {
