@@ -1,0 +1,333 @@
+import { stat, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { AppHarness } from '../support/app-harness.js';
+import { CLI_JS, CliUser, runInTerminal } from '../support/cli.js';
+import { writeCatalog, catalogEntry } from '../support/factories.js';
+import { FakeHub } from '../support/fake-hub.js';
+import { removeAgent, startAgent, waitUntil, type AgentHandle } from '../support/fleet.js';
+import { tinyGgufBuffer } from '../support/tiny-gguf.js';
+
+// Each CLI run is a fresh Node process: on a busy shared machine a test of several runs takes minutes, not seconds.
+jest.setTimeout(300_000);
+
+const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 3, AUTH: 4, UNREACHABLE: 5, INTERRUPTED: 130 };
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** The `llmfleet` CLI as a real process against the app, a local Hub and a real agent. */
+describe('llmfleet CLI', () => {
+  let hub: FakeHub;
+  let app: AppHarness;
+  let agent: AgentHandle;
+  let user: CliUser;
+  const key = 'cli-test-key-0123456789abcdef0123456789';
+
+  beforeAll(async () => {
+    hub = await FakeHub.start();
+    hub.addRepo({ id: 'fleet/tiny-GGUF', files: [{ path: 'tiny-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 1 }) }] });
+    hub.addRepo({
+      id: 'fleet/other-GGUF',
+      files: [{ path: 'other-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 2 }) }],
+    });
+    hub.addRepo({
+      id: 'fleet/big-GGUF',
+      files: [{ path: 'big-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 3, padToBytes: 6 * 1024 * 1024 }) }],
+    });
+    hub.addRepo({
+      id: 'fleet/rotten-GGUF',
+      files: [{ path: 'rotten-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 4 }) }],
+    });
+    app = await AppHarness.start({
+      HF_ENDPOINT: hub.url,
+      SUPPORTED_MODELS_PATH: await writeCatalog([
+        catalogEntry({ id: 'tiny-chat', repo: 'fleet/tiny-GGUF', recommended_filename: 'tiny-Q4_K_M.gguf' }),
+      ]),
+      NODE_JOIN_TOKEN: 'join-secret',
+      NODE_HEARTBEAT_INTERVAL_MS: '300',
+      PROGRESS_EVENT_INTERVAL_MS: '100',
+      DOWNLOAD_BACKOFF_MS: '200',
+      DOWNLOAD_ATTEMPTS: '2',
+    });
+    agent = await startAgent(app, 'node-a');
+    await waitUntil('the agent joined', async () => {
+      const { nodes } = await app.data<{ nodes: unknown[] }>('{ nodes(status: ONLINE) { id } }');
+      return nodes.length === 1;
+    });
+    user = await CliUser.create();
+  });
+
+  afterAll(async () => {
+    hub?.throttle(null);
+    await (agent && removeAgent(agent));
+    await app?.stop();
+    await hub?.stop();
+    await user?.cleanup();
+  });
+
+  describe('before login', () => {
+    it('documents the exit codes in --help; subcommands show an example (every one: test/unit/cli.spec.ts)', async () => {
+      const top = await user.run(['--help']);
+      expect(top.code).toBe(EXIT.OK);
+      expect(top.stdout).toMatch(
+        /Exit codes:[\s\S]*2 +usage error[\s\S]*3 +not found[\s\S]*4 +authentication[\s\S]*5 +control plane unreachable/,
+      );
+      const download = await user.run(['models', 'download', '--help']);
+      expect(download.code).toBe(EXIT.OK);
+      expect(download.stdout).toContain('$ llmfleet models download hf/Qwen/Qwen2.5-0.5B-Instruct-GGUF --wait');
+    });
+
+    it('says how to log in when no key is known (auth exit code)', async () => {
+      const res = await user.run(['models', 'list'], { env: { LLMFLEET_URL: app.url } });
+      expect(res.code).toBe(EXIT.AUTH);
+      expect(res.stderr.trim()).toBe('llmfleet: not logged in: run llmfleet login (or set LLMFLEET_API_KEY)');
+    });
+
+    it('fails with the unreachable exit code when nothing listens at the URL', async () => {
+      const url = `http://127.0.0.1:${await closedPort()}`;
+      const res = await user.run(['models', 'list'], { env: { LLMFLEET_URL: url, LLMFLEET_API_KEY: key } });
+      expect(res.code).toBe(EXIT.UNREACHABLE);
+      expect(res.stderr).toContain(`llmfleet: cannot reach the control plane at ${url} (ECONNREFUSED)`);
+      const login = await user.run(['login', '--url', url], { input: `${key}\n` });
+      expect(login.code).toBe(EXIT.UNREACHABLE);
+      await expect(stat(user.configFile)).rejects.toThrow(/ENOENT/);
+    });
+
+    it('rejects bad usage with the usage exit code and a message naming what was wrong', async () => {
+      const unknown = await user.run(['modles', 'list']);
+      expect(unknown.code).toBe(EXIT.USAGE);
+      expect(unknown.stderr).toContain("unknown command 'modles'");
+      const badStatus = await user.run(['models', 'list', '--status', 'done']);
+      expect(badStatus.code).toBe(EXIT.USAGE);
+      expect(badStatus.stderr).toContain(
+        "argument 'done' is invalid. use one of AVAILABLE, REGISTERED, DOWNLOADING, READY, ERROR",
+      );
+      const noKey = await user.run(['login', '--url', app.url], { input: '' });
+      expect(noKey.code).toBe(EXIT.USAGE);
+      expect(noKey.stderr).toContain('no API key given');
+      const badUrl = await user.run(['login', '--url', 'ftp://x'], { input: key });
+      expect(badUrl.code).toBe(EXIT.USAGE);
+      expect(badUrl.stderr).toContain('invalid URL "ftp://x": use http:// or https://');
+    });
+  });
+
+  describe('logged in', () => {
+    beforeAll(async () => {
+      const res = await user.run(['login', '--url', app.url], { input: `${key}\n` });
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(EXIT.OK);
+      expect(res.stdout).toContain(`Logged in to ${app.url}`);
+    });
+
+    it('stores the URL and key in the user config dir, readable by the owner only', async () => {
+      const info = await stat(user.configFile);
+      expect(info.mode & 0o777).toBe(0o600);
+      expect(JSON.parse(await readFile(user.configFile, 'utf8'))).toEqual({ url: app.url, apiKey: key });
+    });
+
+    it('on a terminal, asks for the key without echoing it', async () => {
+      const res = await runInTerminal([process.execPath, CLI_JS, 'login', '--url', app.url], user.env(), {
+        after: /API key: /,
+        text: `${key}\r`,
+      });
+      expect(res.code).toBe(EXIT.OK);
+      expect(res.stdout).toContain('API key: ');
+      expect(res.stdout).toContain(`Logged in to ${app.url}`);
+      expect(res.stdout).not.toContain(key);
+    });
+
+    it('adds a model from org/repo and prints what registration chose', async () => {
+      const res = await user.run(['models', 'add', 'fleet/tiny-GGUF']);
+      expect(res.code).toBe(EXIT.OK);
+      expect(res.stdout).toContain('Registered hf/fleet/tiny-GGUF (REGISTERED)');
+      expect(res.stdout).toContain('model tiny-Q4_K_M.gguf');
+      expect(res.stdout).toContain('Next: llmfleet models download hf/fleet/tiny-GGUF --wait');
+      for (const repo of ['fleet/other-GGUF', 'fleet/big-GGUF', 'https://huggingface.co/fleet/rotten-GGUF']) {
+        expect((await user.run(['models', 'add', repo])).code).toBe(EXIT.OK);
+      }
+    });
+
+    it('suggests the closest id for a mistyped model or node', async () => {
+      const model = await user.run(['models', 'show', 'hf/fleet/tiny-GUF']);
+      expect(model.code).toBe(EXIT.NOT_FOUND);
+      expect(model.stderr.trim()).toBe(
+        'llmfleet: model "hf/fleet/tiny-GUF" not found — did you mean "hf/fleet/tiny-GGUF"?',
+      );
+      const catalog = await user.run(['models', 'add', 'tiny-caht']);
+      expect(catalog.code).toBe(EXIT.NOT_FOUND);
+      expect(catalog.stderr).toContain('model "tiny-caht" not found — did you mean "tiny-chat"?');
+      const node = await user.run(['models', 'download', 'hf/fleet/tiny-GGUF', '--node', 'node-b']);
+      expect(node.code).toBe(EXIT.NOT_FOUND);
+      expect(node.stderr.trim()).toBe('llmfleet: node "node-b" not found — did you mean "node-a"?');
+      const nothingClose = await user.run(['models', 'show', 'zzzzzzzzzzzzzzzzzzzz']);
+      expect(nothingClose.stderr.trim()).toBe(
+        'llmfleet: model "zzzzzzzzzzzzzzzzzzzz" not found: see llmfleet models list',
+      );
+    });
+
+    it('lists models as a table and as JSON with stable field names', async () => {
+      const table = await user.run(['models', 'list', '--search', 'fleet/']);
+      expect(table.code).toBe(EXIT.OK);
+      expect(table.stdout.split('\n')[0]).toMatch(/^ID +STATUS +READY +SIZE +MEMORY +HUB DOWNLOADS$/);
+      expect(table.stdout).toMatch(/hf\/fleet\/tiny-GGUF +REGISTERED +0 /);
+      const json = await user.run(['models', 'list', '--status', 'registered', '--json']);
+      expect(json.code).toBe(EXIT.OK);
+      const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+      expect(rows.map((r) => r.id).sort()).toEqual([
+        'hf/fleet/big-GGUF',
+        'hf/fleet/other-GGUF',
+        'hf/fleet/rotten-GGUF',
+        'hf/fleet/tiny-GGUF',
+      ]);
+      expect(Object.keys(rows[0]!)).toEqual([
+        'id',
+        'name',
+        'status',
+        'source',
+        'repo',
+        'quantization',
+        'readyNodes',
+        'downloadProgress',
+        'sizeBytes',
+        'requiredMemoryBytes',
+        'hubDownloads',
+        'errorMessage',
+      ]);
+    });
+
+    it('downloads with --wait until READY (exit 0), then shows the node state', async () => {
+      const res = await user.run(['models', 'download', 'hf/fleet/tiny-GGUF', '--wait']);
+      expect(res.stderr).not.toContain('llmfleet:');
+      expect(res.code).toBe(EXIT.OK);
+      expect(res.stdout).toMatch(/^node-a {2}READY {2}\d/m);
+      // Not a terminal: plain lines, no bars or cursor movement.
+      expect(res.stderr + res.stdout).not.toContain('\u001b');
+      expect(res.stderr + res.stdout).not.toContain('\r');
+      const show = await user.run(['models', 'show', 'hf/fleet/tiny-GGUF', '--json']);
+      const model = JSON.parse(show.stdout) as {
+        status: string;
+        readyNodes: number;
+        files: unknown[];
+        nodes: Array<Record<string, unknown>>;
+      };
+      expect(model).toMatchObject({ status: 'READY', readyNodes: 1 });
+      expect(model.files).toHaveLength(1);
+      expect(model.nodes).toEqual([expect.objectContaining({ node: 'node-a', status: 'READY', errorCode: null })]);
+    });
+
+    it('exits non-zero with the reason when the Hub serves wrong bytes', async () => {
+      hub.corrupt({ repo: 'fleet/rotten-GGUF', file: 'rotten-Q4_K_M.gguf' });
+      const res = await user.run(['models', 'download', 'hf/fleet/rotten-GGUF', '--wait', '--node', 'node-a']);
+      expect(res.code).toBe(EXIT.FAILED);
+      expect(res.stdout).toMatch(/^node-a {2}ERROR {2}.*CHECKSUM_MISMATCH/m);
+      expect(res.stderr).toContain(
+        'llmfleet: hf/fleet/rotten-GGUF is not READY on 1 of 1 node(s) (node-a: CHECKSUM_MISMATCH): see llmfleet models show hf/fleet/rotten-GGUF',
+      );
+    });
+
+    it('--wait --json prints the final per-node states', async () => {
+      const res = await user.run(['models', 'download', 'hf/fleet/other-GGUF', '--wait', '--json']);
+      expect(res.code).toBe(EXIT.OK);
+      expect(JSON.parse(res.stdout)).toEqual([
+        expect.objectContaining({ node: 'node-a', status: 'READY', errorCode: null, errorMessage: null }),
+      ]);
+    });
+
+    it('draws a progress bar per node on a terminal; Ctrl-C stops watching, not the download', async () => {
+      hub.throttle({ bytesPerSecond: 1024 * 1024 });
+      const watching = user.start(['models', 'download', 'hf/fleet/big-GGUF', '--wait']);
+      await watching.waitForOutput(/node-a {2}DOWNLOADING/);
+      watching.child.kill('SIGINT');
+      const stopped = await watching.done;
+      expect(stopped.code).toBe(EXIT.INTERRUPTED);
+      expect(stopped.stderr).toContain(
+        'stopped watching; the download goes on (llmfleet models show hf/fleet/big-GGUF)',
+      );
+      // The download went on without the CLI; a terminal watcher joins it with one bar per node.
+      const tty = await runInTerminal(
+        [process.execPath, CLI_JS, 'models', 'download', 'hf/fleet/big-GGUF', '--wait'],
+        user.env({ LLMFLEET_PROGRESS_INTERVAL_MS: '100' }),
+      );
+      hub.throttle(null);
+      expect(tty.code).toBe(EXIT.OK);
+      expect(tty.stdout).toMatch(/node-a \|[█░]+\| +\d+% [\d.]+ \w?i?B\/6\.0 MiB/);
+      expect(tty.stdout).toMatch(/node-a {2}READY {2}6\.0 MiB/);
+    });
+
+    it('lists and shows nodes', async () => {
+      const list = await user.run(['nodes', 'list', '--json']);
+      expect(list.code).toBe(EXIT.OK);
+      const nodes = JSON.parse(list.stdout) as Array<{
+        name: string;
+        status: string;
+        models: Array<{ modelId: string; status: string }>;
+      }>;
+      expect(nodes).toEqual([expect.objectContaining({ name: 'node-a', status: 'ONLINE' })]);
+      expect(nodes[0]!.models).toContainEqual(
+        expect.objectContaining({ modelId: 'hf/fleet/tiny-GGUF', status: 'READY' }),
+      );
+      const show = await user.run(['nodes', 'show', 'node-a']);
+      expect(show.stdout).toMatch(/^node-a \(/);
+      expect(show.stdout).toMatch(/status: +ONLINE, last heartbeat \d+s ago/);
+      expect(show.stdout).toMatch(/hf\/fleet\/tiny-GGUF +READY +100%/);
+    });
+
+    it('honours NO_COLOR; colours only when forced or on a terminal', async () => {
+      const coloured = await user.run(['nodes', 'list'], { env: { FORCE_COLOR: '1' }, unsetEnv: ['NO_COLOR'] });
+      expect(coloured.stdout).toContain('\x1b[');
+      const plain = await user.run(['nodes', 'list'], { env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
+      expect(plain.stdout).not.toContain('\x1b[');
+    });
+
+    it('refuses to delete without --yes when it cannot ask', async () => {
+      const res = await user.run(['models', 'delete', 'hf/fleet/other-GGUF']);
+      expect(res.code).toBe(EXIT.USAGE);
+      expect(res.stderr).toContain('not asked without a terminal: add --yes');
+    });
+
+    it('verifies a copy and lists repairs', async () => {
+      const verify = await user.run(['verify', 'hf/fleet/tiny-GGUF', '--node', 'node-a']);
+      expect(verify.code).toBe(EXIT.OK);
+      expect(verify.stdout.trim()).toBe('hf/fleet/tiny-GGUF on node-a: READY');
+      const repairs = await user.run(['repairs', 'list', '--node', 'node-a', '--json']);
+      expect(repairs.code).toBe(EXIT.OK);
+      expect(JSON.parse(repairs.stdout)).toEqual([]);
+      const noNode = await user.run(['verify', 'hf/fleet/tiny-GGUF']);
+      expect(noNode.code).toBe(EXIT.USAGE);
+    });
+
+    it('watch streams model events one line each until Ctrl-C', async () => {
+      const watch = user.start(['watch', '--model', 'hf/fleet/other-GGUF']);
+      await watch.waitForOutput(/watching; Ctrl-C to stop/);
+      // The subscription may be acknowledged a moment after the socket: change the model until an event shows.
+      await waitUntil(
+        'an event line',
+        async () => {
+          expect((await user.run(['models', 'rm', 'hf/fleet/other-GGUF'])).code).toBe(EXIT.OK);
+          expect((await user.run(['models', 'add', 'fleet/other-GGUF'])).code).toBe(EXIT.OK);
+          return /model {2}hf\/fleet\/other-GGUF /.test(watch.stdout());
+        },
+        240_000,
+      );
+      watch.child.kill('SIGINT');
+      const done = await watch.done;
+      expect(done.code).toBe(EXIT.OK);
+      for (const line of done.stdout.trim().split('\n'))
+        expect(line).toMatch(/^\d{4}-\d\d-\d\dT\S+Z model {2}hf\/fleet\/other-GGUF (AVAILABLE|REGISTERED|READY)/);
+    });
+
+    it('logout forgets the key', async () => {
+      const res = await user.run(['logout']);
+      expect(res.code).toBe(EXIT.OK);
+      await expect(stat(user.configFile)).rejects.toThrow(/ENOENT/);
+      expect((await user.run(['nodes', 'list'])).code).toBe(EXIT.AUTH);
+    });
+  });
+});
