@@ -256,6 +256,7 @@ describe('llmfleet CLI', () => {
         user.env({ LLMFLEET_PROGRESS_INTERVAL_MS: '100' }),
       );
       hub.throttle(null);
+      user.transcript.push(`$ llmfleet models download hf/fleet/big-GGUF --wait   # on a terminal\n${tty.stdout}`);
       expect(tty.code).toBe(EXIT.OK);
       expect(tty.stdout).toMatch(/node-a \|[█░]+\| +\d+% [\d.]+ \w?i?B\/6\.0 MiB/);
       expect(tty.stdout).toMatch(/node-a {2}READY {2}6\.0 MiB/);
