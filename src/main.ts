@@ -1,28 +1,43 @@
 import 'reflect-metadata';
-import { pino } from 'pino';
 import { AgentConfigError, parseAgentConfig, type AgentConfig } from './agent/agent-config.js';
-import { NodeAgent } from './agent/node-agent.js';
-import { createApp } from './app.factory.js';
-import { ConfigValidationError, parseAppConfig, type AppConfig } from './config/app-config.js';
+import type { NodeAgent } from './agent/node-agent.js';
 import { DomainError } from './common/domain-error.js';
+import { ProcessLifecycle } from './common/process-lifecycle.js';
+import { ConfigValidationError, parseAppConfig, type AppConfig } from './config/app-config.js';
+import { DependencyUnavailableError, waitForDependencies } from './health/dependency-check.js';
+
+/** How long a stop signal waits for open work (HTTP, jobs, the embedded agent) to wind down. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = parseAppConfig(process.env);
   // The embedded agent's settings are checked now, not after the control plane is up (a bad one would kill it then).
   if (config.EMBEDDED_AGENT) embeddedAgentConfig(config, 0);
+  const lifecycle = new ProcessLifecycle(SHUTDOWN_GRACE_MS);
+  await waitForDependencies({
+    databaseUrl: config.DATABASE_URL,
+    redisUrl: config.REDIS_URL,
+    waitMs: config.DEPENDENCY_WAIT_MS,
+    log: (line) => console.error(line),
+    signal: lifecycle.signal,
+  });
+  // Loaded once Postgres and Redis answer: a refusal to start is said at once, not after seconds of module loading.
+  const { createApp } = await import('./app.factory.js');
   const app = await createApp(config);
+  lifecycle.onShutdown(() => app.close());
   await app.listen(config.PORT, config.HOST);
   const { port } = app.getHttpServer().address() as { port: number };
   console.log(`llmfleet control plane listening on http://${config.HOST}:${port} (GraphQL at /graphql)`);
   if (config.EMBEDDED_AGENT) {
     const agent = await startEmbeddedAgent(config, port);
-    app.enableShutdownHooks();
-    process.once('SIGTERM', () => void agent.stop());
+    lifecycle.onShutdown(() => agent.stop());
   }
+  lifecycle.markStarted();
 }
 
 /** The same agent as `npm run start:agent`, in this process, so one machine is a working fleet of one. */
 async function startEmbeddedAgent(config: AppConfig, port: number): Promise<NodeAgent> {
+  const [{ NodeAgent }, { pino }] = await Promise.all([import('./agent/node-agent.js'), import('pino')]);
   const agentConfig = embeddedAgentConfig(config, port);
   const agent = new NodeAgent(agentConfig, pino({ level: config.LOG_LEVEL, base: { agent: agentConfig.NODE_NAME } }));
   await agent.start();
@@ -42,7 +57,12 @@ function embeddedAgentConfig(config: AppConfig, port: number): AgentConfig {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigValidationError || err instanceof AgentConfigError || err instanceof DomainError) {
+  if (
+    err instanceof ConfigValidationError ||
+    err instanceof AgentConfigError ||
+    err instanceof DependencyUnavailableError ||
+    err instanceof DomainError
+  ) {
     console.error(err.message);
   } else {
     console.error(err);

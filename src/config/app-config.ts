@@ -34,6 +34,12 @@ export const appConfigSchema = z
     HOST: z.string().trim().min(1).default('0.0.0.0'),
     DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/llmfleet'),
     REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+    /** How long start-up waits for Postgres and Redis to answer (retrying with backoff) before it gives up; 0: one try. */
+    DEPENDENCY_WAIT_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(60 * 1000),
     /** Prefix for every Redis key and channel (queues, PubSub, sequence numbers), so deployments and test runs can share one Redis. */
     REDIS_PREFIX: z
       .string()

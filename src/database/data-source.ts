@@ -14,6 +14,8 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     synchronize: false,
     migrationsRun: false,
     logging: ['error'],
+    // A Postgres that does not answer fails a request within seconds instead of holding it (pg waits forever by default).
+    extra: { connectionTimeoutMillis: 10_000 },
   };
 }
 

@@ -2,6 +2,7 @@ import { CatalogError, CatalogErrorReason } from '../catalog/catalog.errors.js';
 import { DomainError, PublicErrorCode } from '../common/domain-error.js';
 import { DownloadsError, DownloadsErrorReason } from '../downloads/downloads.errors.js';
 import { NodesError, NodesErrorReason } from '../nodes/nodes.errors.js';
+import { DependencyError } from '../health/dependency.errors.js';
 import { HfError, HfErrorReason } from '../hf-stats/hf.errors.js';
 import { RegistryError, RegistryErrorReason } from '../registry/registry.errors.js';
 import { RepairError, RepairErrorReason } from '../repair/repair.errors.js';
@@ -14,6 +15,7 @@ export function publicCodeOf(err: DomainError): PublicErrorCode {
   if (err instanceof NodesError) return nodesCode(err.reason);
   if (err instanceof DownloadsError) return downloadsCode(err.reason);
   if (err instanceof RepairError) return repairCode(err.reason);
+  if (err instanceof DependencyError) return PublicErrorCode.UPSTREAM_UNAVAILABLE;
   return PublicErrorCode.INTERNAL_SERVER_ERROR;
 }
 

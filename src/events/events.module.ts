@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { EventsService } from './events.service.js';
+import { createRedisClient } from './redis-client.js';
 import { REDIS } from './redis.tokens.js';
 
 @Global()
@@ -11,7 +12,7 @@ import { REDIS } from './redis.tokens.js';
     {
       provide: REDIS,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 }),
+      useFactory: (config: AppConfig) => createRedisClient(config.REDIS_URL, { maxRetriesPerRequest: 1 }),
     },
     EventsService,
   ],

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
+import { createRedisClient } from './redis-client.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { REDIS } from './redis.tokens.js';
 import type { Topic, TopicEvent, TopicPayloads } from './topics.js';
@@ -24,8 +25,9 @@ export class EventsService implements OnApplicationShutdown {
     @Inject(REDIS) private readonly redis: Redis,
   ) {
     this.prefix = config.REDIS_PREFIX;
-    this.publisher = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    // Publishing fails fast while Redis is away (a request must not hang on it); the subscriber waits and resubscribes.
+    this.publisher = createRedisClient(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+    this.subscriber = createRedisClient(config.REDIS_URL, { maxRetriesPerRequest: null });
     this.pubsub = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber });
   }
 

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { REDIS } from '../events/redis.tokens.js';
+import { describePostgresError, describeRedisError } from './dependency-check.js';
 
 type Check = 'up' | 'down';
 
@@ -14,32 +15,46 @@ export class HealthController {
     @Inject(REDIS) private readonly redis: Redis,
   ) {}
 
-  /** 200 when Postgres and Redis both answer within a second, 503 (with which one failed) otherwise. */
+  /**
+   * 200 when Postgres and Redis both answer within a second; 503 otherwise, with which one is down and why in
+   * `details` (never a URL or a password).
+   */
   @Get()
   async check(@Res() res: Response): Promise<void> {
     const [database, redis] = await Promise.all([
-      probe(() => this.dataSource.query('SELECT 1')),
-      probe(() => this.redis.ping()),
+      probe(() => this.dataSource.query('SELECT 1'), describePostgresError),
+      // Without a connection the answer is known at once: do not queue a PING behind the reconnection.
+      this.redis.status === 'ready'
+        ? probe(() => this.redis.ping(), describeRedisError)
+        : Promise.resolve({ check: 'down' as const, reason: `not connected (${this.redis.status})` }),
     ]);
-    const ok = database === 'up' && redis === 'up';
-    res
-      .status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
-      .json({ status: ok ? 'ok' : 'error', checks: { database, redis } });
+    const ok = database.check === 'up' && redis.check === 'up';
+    const details = Object.fromEntries(
+      Object.entries({ database, redis }).flatMap(([name, r]) => (r.reason ? [[name, r.reason]] : [])),
+    );
+    res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).json({
+      status: ok ? 'ok' : 'error',
+      checks: { database: database.check, redis: redis.check },
+      ...(ok ? {} : { details }),
+    });
   }
 }
 
-async function probe(fn: () => Promise<unknown>): Promise<Check> {
+async function probe(
+  fn: () => Promise<unknown>,
+  describe: (err: unknown) => string,
+): Promise<{ check: Check; reason: string | null }> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       fn(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), 1000);
+        timer = setTimeout(() => reject(new Error('no answer within 1 s')), 1000);
       }),
     ]);
-    return 'up';
-  } catch {
-    return 'down';
+    return { check: 'up', reason: null };
+  } catch (err) {
+    return { check: 'down', reason: describe(err) };
   } finally {
     clearTimeout(timer);
   }
