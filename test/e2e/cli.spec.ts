@@ -42,6 +42,10 @@ describe('llmfleet CLI', () => {
       files: [{ path: 'big-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 3, padToBytes: 6 * 1024 * 1024 }) }],
     });
     hub.addRepo({
+      id: 'fleet/big2-GGUF',
+      files: [{ path: 'big2-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 5, padToBytes: 6 * 1024 * 1024 }) }],
+    });
+    hub.addRepo({
       id: 'fleet/rotten-GGUF',
       files: [{ path: 'rotten-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 4 }) }],
     });
@@ -149,7 +153,12 @@ describe('llmfleet CLI', () => {
       expect(res.stdout).toContain('Registered hf/fleet/tiny-GGUF (REGISTERED)');
       expect(res.stdout).toContain('model tiny-Q4_K_M.gguf');
       expect(res.stdout).toContain('Next: llmfleet models download hf/fleet/tiny-GGUF --wait');
-      for (const repo of ['fleet/other-GGUF', 'fleet/big-GGUF', 'https://huggingface.co/fleet/rotten-GGUF']) {
+      for (const repo of [
+        'fleet/other-GGUF',
+        'fleet/big-GGUF',
+        'fleet/big2-GGUF',
+        'https://huggingface.co/fleet/rotten-GGUF',
+      ]) {
         expect((await user.run(['models', 'add', repo])).code).toBe(EXIT.OK);
       }
     });
@@ -182,6 +191,7 @@ describe('llmfleet CLI', () => {
       const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
       expect(rows.map((r) => r.id).sort()).toEqual([
         'hf/fleet/big-GGUF',
+        'hf/fleet/big2-GGUF',
         'hf/fleet/other-GGUF',
         'hf/fleet/rotten-GGUF',
         'hf/fleet/tiny-GGUF',
@@ -240,25 +250,47 @@ describe('llmfleet CLI', () => {
       ]);
     });
 
-    it('draws a progress bar per node on a terminal; Ctrl-C stops watching, not the download', async () => {
+    it('Ctrl-C during --wait stops watching, not the download', async () => {
       hub.throttle({ bytesPerSecond: 1024 * 1024 });
-      const watching = user.start(['models', 'download', 'hf/fleet/big-GGUF', '--wait']);
-      await watching.waitForOutput(/node-a {2}DOWNLOADING/);
+      const watching = user.start(['models', 'download', 'hf/fleet/big-GGUF', '--wait'], {
+        env: { LLMFLEET_PROGRESS_INTERVAL_MS: '500' },
+      });
+      // Not a terminal: periodic plain lines with bytes, speed and ETA.
+      await watching.waitForOutput(
+        /node-a {2}DOWNLOADING {2}\d+% {2}[\d.]+ \w+\/6\.0 MiB {2}[\d.]+ \w+\/s {2}ETA \d+s/,
+      );
       watching.child.kill('SIGINT');
       const stopped = await watching.done;
       expect(stopped.code).toBe(EXIT.INTERRUPTED);
       expect(stopped.stderr).toContain(
         'stopped watching; the download goes on (llmfleet models show hf/fleet/big-GGUF)',
       );
-      // The download went on without the CLI; a terminal watcher joins it with one bar per node.
-      const tty = await runInTerminal(
-        [process.execPath, CLI_JS, 'models', 'download', 'hf/fleet/big-GGUF', '--wait'],
-        user.env({ LLMFLEET_PROGRESS_INTERVAL_MS: '100' }),
+      // No CLI runs any more; the node finishes the download on its own.
+      await waitUntil(
+        'big-GGUF READY without the CLI',
+        async () => {
+          const { model } = await app.data<{ model: { availableNodes: number } }>(
+            '{ model(id: "hf/fleet/big-GGUF") { availableNodes } }',
+          );
+          return model.availableNodes === 1;
+        },
+        120_000,
       );
       hub.throttle(null);
-      user.transcript.push(`$ llmfleet models download hf/fleet/big-GGUF --wait   # on a terminal\n${tty.stdout}`);
+    });
+
+    it('draws a live progress bar per node on a terminal, then the outcome', async () => {
+      hub.throttle({ bytesPerSecond: 1024 * 1024 });
+      const tty = await runInTerminal(
+        [process.execPath, CLI_JS, 'models', 'download', 'hf/fleet/big2-GGUF', '--wait'],
+        user.env(),
+      );
+      hub.throttle(null);
+      user.transcript.push(`$ llmfleet models download hf/fleet/big2-GGUF --wait   # on a terminal\n${tty.stdout}`);
       expect(tty.code).toBe(EXIT.OK);
       expect(tty.stdout).toMatch(/node-a \|[█░]+\| +\d+% [\d.]+ \w?i?B\/6\.0 MiB/);
+      // Speed and ETA while the throttled transfer runs (6 MiB at 1 MiB/s).
+      expect(tty.stdout).toMatch(/ [\d.]+ (KiB|MiB)\/s {2}ETA \d+s {2}DOWNLOADING/);
       expect(tty.stdout).toMatch(/node-a {2}READY {2}6\.0 MiB/);
     });
 

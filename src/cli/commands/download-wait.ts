@@ -87,7 +87,7 @@ function barRenderer(states: WatchedState[]): Renderer {
   const width = Math.max(...states.map((s) => s.name.length));
   const multi = new MultiBar(
     {
-      format: '{node} |{bar}| {pct} {done}/{total_h}  {speed}  ETA {eta}  {status}',
+      format: '{node} |{bar}| {pct} {done}/{total_h}  {speed}  ETA {left}  {status}',
       stream: process.stderr,
       hideCursor: true,
       clearOnComplete: false,
@@ -103,7 +103,7 @@ function barRenderer(states: WatchedState[]): Renderer {
     done: formatBytes(s.bytesDone),
     total_h: formatBytes(s.bytesTotal),
     speed: speed(s),
-    eta: formatDuration(s.etaSeconds),
+    left: formatDuration(s.etaSeconds),
     status: s.status,
   });
   for (const s of states) bars.set(s.nodeId, multi.create(Math.max(1, s.bytesTotal), s.bytesDone, payload(s)));
