@@ -18,6 +18,7 @@ import { NodesModule } from './nodes/nodes.module.js';
 import { RegistryModule } from './registry/registry.module.js';
 import { RepairModule } from './repair/repair.module.js';
 import { ServingModule } from './serving/serving.module.js';
+import { WebModule } from './web/web.module.js';
 
 // Nest passes these options on to graphql-ws's useServer, whose `subscribe` its typings do not list.
 const graphqlWsOptions = { path: '/graphql', subscribe: sharedSubscribe };
@@ -42,7 +43,8 @@ export class AppModule {
           driver: ApolloDriver,
           autoSchemaFile: true,
           sortSchema: true,
-          graphiql: true,
+          // GraphiQL comes from local files (WebModule): @nestjs/apollo's page loads it from a CDN, blank offline.
+          graphiql: false,
           introspection: true,
           subscriptions: { 'graphql-ws': graphqlWsOptions },
           formatError: formatGraphqlError,
@@ -58,6 +60,7 @@ export class AppModule {
         DownloadsModule,
         RepairModule,
         ServingModule,
+        WebModule,
       ],
     };
   }
