@@ -4,6 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { mountQueueBoard } from './jobs/queue-board.js';
+import { mountV1Http } from './serving/v1-http.js';
 
 /** Builds the control plane (used by main.ts and by the end-to-end tests, so both run the same app). */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
@@ -12,6 +13,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  mountV1Http(app, config.V1_BODY_LIMIT);
   mountQueueBoard(app);
   return app;
 }

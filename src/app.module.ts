@@ -18,6 +18,7 @@ import { NodesModule } from './nodes/nodes.module.js';
 import { RegistryModule } from './registry/registry.module.js';
 import { RepairModule } from './repair/repair.module.js';
 import { ServingModule } from './serving/serving.module.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './shared/openai/request-id.js';
 import { WebModule } from './web/web.module.js';
 
 // Nest passes these options on to graphql-ws's useServer, whose `subscribe` its typings do not list.
@@ -31,7 +32,14 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot({
-          pinoHttp: { level: config.LOG_LEVEL, autoLogging: false, quietReqLogger: true },
+          pinoHttp: {
+            level: config.LOG_LEVEL,
+            autoLogging: false,
+            quietReqLogger: true,
+            // The id set by mountV1Http (the client's x-request-id, or a new one), so logs and clients name one id.
+            genReqId: (req, res) =>
+              String(res.getHeader(REQUEST_ID_HEADER) ?? requestIdOf(req.headers[REQUEST_ID_HEADER])),
+          },
         }),
         DatabaseModule,
         EventsModule,

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { nodeNameFromHostname, nodeNameSchema } from '../shared/node-name.js';
+import { byteSize, DEFAULT_V1_BODY_LIMIT } from '../shared/openai/byte-size.js';
 
 const url = z
   .string()
@@ -42,6 +43,8 @@ export const agentConfigSchema = z.object({
   /** After a failed repair, requests get `repair_failed` this long before the next one reports the model again. */
   AGENT_REPAIR_RETRY_MS: z.coerce.number().int().min(0).default(60_000),
   AGENT_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Largest chat request body this node accepts; the same variable as the control plane's, so one setting covers both. */
+  V1_BODY_LIMIT: byteSize(1024, 1024 ** 3).default(DEFAULT_V1_BODY_LIMIT),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -10,12 +10,17 @@ import type {
   AgentRepairRequest,
 } from '../shared/agent-protocol.js';
 import { ModelLoadError } from '../shared/model-load-error.js';
+import { formatBytes } from '../shared/openai/byte-size.js';
+import { openAiError, openAiErrorType } from '../shared/openai/openai-error.js';
+import { REQUEST_ID_HEADER, requestIdOf } from '../shared/openai/request-id.js';
 import type { ChatHandler } from './chat.handler.js';
 import { sendJson } from './inference/openai-response.js';
 import type { ModelManager, StateListener } from './model-manager.js';
 import type { RepairCoordinator } from './repair-coordinator.js';
 
 const KEEPALIVE_MS = 5000;
+/** Node protocol bodies (manifests) are small; only chat requests get the configurable `/v1` limit. */
+const PROTOCOL_BODY_LIMIT = 1024 * 1024;
 
 const downloadRequestSchema = z.object({
   modelId: z.string().min(1).max(512),
@@ -53,13 +58,18 @@ export class AgentHttpServer {
     private readonly chat: ChatHandler,
     private readonly controlToken: () => string | null,
     private readonly log: Logger,
+    /** Largest chat request body (V1_BODY_LIMIT). */
+    private readonly chatBodyLimit: number,
   ) {}
 
   async listen(port: number, host: string): Promise<number> {
     this.server = createServer((req, res) => {
+      // Echoed (or made up) on every answer, so a client's report and both processes' logs name the same request.
+      const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
+      res.setHeader(REQUEST_ID_HEADER, requestId);
       this.route(req, res).catch((err: unknown) => {
-        this.log.error({ err }, 'agent request failed');
-        if (!res.headersSent) sendJson(res, 500, { error: { message: 'internal error' } });
+        this.log.error({ err, requestId }, 'agent request failed');
+        if (!res.headersSent) sendError(res, 500, 'The node failed to answer the request.');
         else res.end();
       });
     });
@@ -79,11 +89,14 @@ export class AgentHttpServer {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://agent');
     if (req.method === 'GET' && url.pathname === '/health') return sendJson(res, 200, { status: 'ok' });
-    if (!this.authorized(req)) return sendJson(res, 401, { error: { message: 'missing or wrong control token' } });
+    if (!this.authorized(req)) return sendError(res, 401, 'missing or wrong control token', 'invalid_api_key');
 
-    if (req.method === 'POST' && url.pathname === '/v1/chat/completions')
-      return this.chat.handle(res, await readJson(req));
+    if (req.method === 'POST' && url.pathname === '/v1/chat/completions') {
+      const body = await readJson(req, this.chatBodyLimit);
+      return body.ok ? this.chat.handle(res, body.value) : sendError(res, body.status, body.message, body.code);
+    }
     if (req.method === 'GET' && url.pathname === '/v1/models') return sendJson(res, 200, this.openAiModels());
+    if (req.method === 'GET' && url.pathname.startsWith('/v1/models/')) return this.openAiModel(res, url.pathname);
     if (req.method === 'POST' && url.pathname === '/v1/agent/downloads') return this.download(req, res);
     if (req.method === 'GET' && url.pathname === '/v1/agent/models')
       return sendJson(res, 200, { models: this.models.snapshot() });
@@ -99,28 +112,40 @@ export class AgentHttpServer {
       if (req.method === 'POST' && match[2] === 'verify')
         return sendJson(res, 200, await this.repairs.verify(modelId, 'VERIFY'));
     }
-    sendJson(res, 404, { error: { message: `no route ${req.method} ${url.pathname}` } });
+    sendError(res, 404, `Unknown request URL: ${req.method} ${url.pathname}.`, 'unknown_url');
   }
 
-  private openAiModels(): {
-    object: 'list';
-    data: Array<{ id: string; object: 'model'; created: number; owned_by: string }>;
-  } {
+  private openAiModels(): { object: 'list'; data: OpenAiModel[] } {
     const ready = this.models.snapshot().filter((s) => s.lifecycleStatus === 'READY');
-    return {
-      object: 'list',
-      data: ready.map((s) => ({
-        id: s.modelId,
-        object: 'model',
-        created: Math.floor(s.version / 1e6),
-        owned_by: 'llmfleet',
-      })),
-    };
+    return { object: 'list', data: ready.map((s) => openAiModel(s)) };
+  }
+
+  /** `GET /v1/models/{id}`; the id may come %2F-encoded (OpenAI's SDKs) or with raw slashes. */
+  private openAiModel(res: ServerResponse, pathname: string): void {
+    let modelId: string;
+    try {
+      modelId = pathname.slice('/v1/models/'.length).split('/').map(decodeURIComponent).join('/');
+    } catch {
+      return sendError(res, 400, 'The model id in the path is not valid percent-encoding.');
+    }
+    const state = this.models.snapshot().find((s) => s.modelId === modelId && s.lifecycleStatus === 'READY');
+    if (!state) {
+      return sendJson(
+        res,
+        404,
+        openAiError(`The model '${modelId}' does not exist on this node`, {
+          type: 'invalid_request_error',
+          param: 'model',
+          code: 'model_not_found',
+        }),
+      );
+    }
+    sendJson(res, 200, openAiModel(state));
   }
 
   /** Streams the model's states as NDJSON until it is READY or failed; the download outlives this connection. */
   private async download(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const parsed = downloadRequestSchema.safeParse(await readJson(req));
+    const parsed = downloadRequestSchema.safeParse(await readProtocolJson(req));
     if (!parsed.success) return badRequest(res, parsed.error);
     const request: AgentDownloadRequest = parsed.data;
     return this.stream(res, (listener) => this.models.ensure(request, listener));
@@ -128,10 +153,9 @@ export class AgentHttpServer {
 
   /** A repair sent by the control plane: fetch again (resume or from zero), verify, reload; streamed like a download. */
   private async repair(req: IncomingMessage, res: ServerResponse, modelId: string): Promise<void> {
-    const parsed = repairRequestSchema.safeParse(await readJson(req));
+    const parsed = repairRequestSchema.safeParse(await readProtocolJson(req));
     if (!parsed.success) return badRequest(res, parsed.error);
-    if (parsed.data.modelId !== modelId)
-      return sendJson(res, 400, { error: { message: 'modelId does not match the path' } });
+    if (parsed.data.modelId !== modelId) return sendError(res, 400, 'modelId does not match the path');
     const request: AgentRepairRequest = parsed.data;
     return this.stream(res, (listener) => this.repairs.repair(request, listener));
   }
@@ -173,21 +197,69 @@ export class AgentHttpServer {
   }
 }
 
-function badRequest(res: ServerResponse, error: z.ZodError): void {
-  sendJson(res, 400, { error: { message: error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } });
+interface OpenAiModel {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > 1024 * 1024) return null;
-    chunks.push(chunk);
+function openAiModel(state: AgentModelState): OpenAiModel {
+  return { id: state.modelId, object: 'model', created: Math.floor(state.version / 1e6), owned_by: 'llmfleet' };
+}
+
+/** Every error this server answers has OpenAI's shape: the `/v1` routes are OpenAI's, the protocol ones share it. */
+function sendError(res: ServerResponse, status: number, message: string, code: string | null = null): void {
+  sendJson(res, status, openAiError(message, { type: openAiErrorType(status), code }));
+}
+
+function badRequest(res: ServerResponse, error: z.ZodError): void {
+  sendError(res, 400, error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+}
+
+type JsonBody = { ok: true; value: unknown } | { ok: false; status: 400 | 413; message: string; code: string };
+
+/** The body as JSON, refusing one past `limit` bytes (the rest is discarded unread, so the client gets the 413). */
+async function readJson(req: IncomingMessage, limit: number): Promise<JsonBody> {
+  const tooLarge: JsonBody = {
+    ok: false,
+    status: 413,
+    message: `Request body too large: this node accepts at most ${formatBytes(limit)} (V1_BODY_LIMIT).`,
+    code: 'request_too_large',
+  };
+  if (Number(req.headers['content-length']) > limit) {
+    req.resume();
+    return tooLarge;
   }
+  const read = await new Promise<Buffer | null>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.resume();
+      resolve(null);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+  if (!read) return tooLarge;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return null;
+    return { ok: true, value: JSON.parse(read.toString('utf8')) };
+  } catch (err) {
+    return {
+      ok: false,
+      status: 400,
+      message: `We could not parse the JSON body of your request: ${(err as Error).message}`,
+      code: 'invalid_json',
+    };
   }
+}
+
+/** Node protocol bodies: anything unreadable becomes null, which the schema then refuses with a named field. */
+async function readProtocolJson(req: IncomingMessage): Promise<unknown> {
+  const body = await readJson(req, PROTOCOL_BODY_LIMIT);
+  return body.ok ? body.value : null;
 }

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { ModelLoadError } from '../shared/model-load-error.js';
+import { openAiError } from '../shared/openai/openai-error.js';
 import { ModelLoadFailure, type InferenceService } from './inference/inference.service.js';
 import { sendJson } from './inference/openai-response.js';
 import type { MetricsCollector } from './metrics.collector.js';
@@ -23,20 +24,16 @@ export class ChatHandler {
     this.metrics.requestCount++;
     const modelId = typeof body === 'object' && body !== null && 'model' in body ? body.model : undefined;
     if (typeof modelId !== 'string' || !modelId) {
-      return sendJson(res, 400, {
-        error: { message: 'model is required', type: 'invalid_request_error', param: 'model', code: null },
-      });
+      return sendJson(res, 400, openAiError('you must provide a model parameter', { param: 'model' }));
     }
     const state = this.models.get(modelId);
     const files = this.models.filesOf(modelId);
     if (!state || !files) {
-      return sendJson(res, 404, {
-        error: {
-          message: `Model ${modelId} is not on this node`,
-          type: 'invalid_request_error',
-          code: 'model_not_found',
-        },
-      });
+      return sendJson(
+        res,
+        404,
+        openAiError(`Model ${modelId} is not on this node`, { param: 'model', code: 'model_not_found' }),
+      );
     }
     const availability = this.repairs.availability(modelId);
     if (availability.kind !== 'AVAILABLE') return answerUnavailable(res, modelId, availability);
@@ -53,13 +50,14 @@ export class ChatHandler {
     }
     if (state.lifecycleStatus !== 'READY') {
       res.setHeader('Retry-After', '5');
-      return sendJson(res, 503, {
-        error: {
-          message: `Model ${modelId} is ${state.lifecycleStatus.toLowerCase()} on this node`,
+      return sendJson(
+        res,
+        503,
+        openAiError(`Model ${modelId} is ${state.lifecycleStatus.toLowerCase()} on this node`, {
           type: 'service_unavailable',
           code: 'model_not_ready',
-        },
-      });
+        }),
+      );
     }
     const modelFile = files.request.files.findIndex((f) => f.role === 'MODEL');
     try {
@@ -87,50 +85,52 @@ export class ChatHandler {
 export function answerUnavailable(res: ServerResponse, modelId: string, availability: Availability): void {
   switch (availability.kind) {
     case 'AVAILABLE':
-      return sendJson(res, 503, {
-        error: {
-          message: 'Model is not available, please retry',
-          type: 'service_unavailable',
-          code: 'model_not_ready',
-        },
-      });
+      return sendJson(
+        res,
+        503,
+        openAiError('Model is not available, please retry', { type: 'service_unavailable', code: 'model_not_ready' }),
+      );
     case 'REPAIRING':
       res.setHeader('Retry-After', String(availability.retryAfterSeconds));
-      return sendJson(res, 503, {
-        error: {
-          message: 'Model is being repaired, please retry',
+      return sendJson(
+        res,
+        503,
+        openAiError('Model is being repaired, please retry', {
           type: 'service_unavailable',
           code: 'model_repairing',
-          retry_after: availability.retryAfterSeconds,
-        },
-      });
+          extra: { retry_after: availability.retryAfterSeconds },
+        }),
+      );
     case 'REPAIR_TIMED_OUT':
-      return sendJson(res, 504, {
-        error: {
-          message: 'Model repair timed out',
+      return sendJson(
+        res,
+        504,
+        openAiError('Model repair timed out', {
           type: 'repair_timeout',
           code: 'model_repair_timeout',
-          details: { model: modelId, reason: availability.reason },
-        },
-      });
+          extra: { details: { model: modelId, reason: availability.reason } },
+        }),
+      );
     case 'REPAIR_FAILED':
-      return sendJson(res, 500, {
-        error: {
-          message: `Model repair failed: ${availability.reason}`,
+      return sendJson(
+        res,
+        500,
+        openAiError(`Model repair failed: ${availability.reason}`, {
           type: 'repair_failed',
           code: 'model_repair_error',
-          details: { model: modelId, reason: availability.reason },
-        },
-      });
+          extra: { details: { model: modelId, reason: availability.reason } },
+        }),
+      );
     case 'UNAVAILABLE':
-      return sendJson(res, 503, {
-        error: {
-          message: `Model ${modelId} cannot be loaded: ${availability.reason}`,
+      return sendJson(
+        res,
+        503,
+        openAiError(`Model ${modelId} cannot be loaded: ${availability.reason}`, {
           type: 'service_unavailable',
           code: 'model_load_failed',
-          details: { model: modelId, reason: availability.reason, load_error: availability.code },
-        },
-      });
+          extra: { details: { model: modelId, reason: availability.reason, load_error: availability.code } },
+        }),
+      );
   }
 }
 

@@ -64,7 +64,14 @@ export class NodeAgent {
       config.AGENT_REPAIR_RETRY_MS,
     );
     const chat = new ChatHandler(this.models, this.repairs, this.inference, this.metrics);
-    this.http = new AgentHttpServer(this.models, this.repairs, chat, () => this.controlPlane.controlToken, log);
+    this.http = new AgentHttpServer(
+      this.models,
+      this.repairs,
+      chat,
+      () => this.controlPlane.controlToken,
+      log,
+      config.V1_BODY_LIMIT,
+    );
   }
 
   get nodeId(): string | null {

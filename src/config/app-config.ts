@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { nodeNameSchema } from '../shared/node-name.js';
+import { byteSize, DEFAULT_V1_BODY_LIMIT } from '../shared/openai/byte-size.js';
 
 const bool = (name: string) =>
   z
@@ -105,6 +106,8 @@ export const appConfigSchema = z
     AGENT_PORT: port.default(0),
     MODELS_DIR: z.string().trim().min(1).default('./models'),
     NODE_NAME: nodeNameSchema.optional(),
+    /** Largest request body `/v1` accepts (bytes, or with kb/mb/gb); past it a 413 in OpenAI's error shape. */
+    V1_BODY_LIMIT: byteSize(1024, 1024 ** 3).default(DEFAULT_V1_BODY_LIMIT),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     NODE_ENV: z.string().default('development'),
   })

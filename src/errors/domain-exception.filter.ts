@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, PublicErrorCode } from '../common/domain-error.js';
+import { openAiError } from '../shared/openai/openai-error.js';
 import { httpStatusOf, publicCodeOf } from './error-mapper.js';
 
 /** REST answers for domain errors, in the OpenAI error shape that `/v1` clients already parse. */
@@ -14,11 +15,15 @@ export class DomainExceptionFilter implements ExceptionFilter<DomainError> {
     const code = publicCodeOf(err);
     if (code === PublicErrorCode.INTERNAL_SERVER_ERROR) {
       this.logger.error(err.stack ?? err.message);
-      res.status(500).json({ error: { message: 'Internal server error', type: 'server_error', code } });
+      res.status(500).json(openAiError('Internal server error', { type: 'server_error', code }));
       return;
     }
-    res.status(httpStatusOf(code)).json({
-      error: { message: err.message, type: code.toLowerCase(), code: err.reason.toLowerCase(), details: err.details },
-    });
+    res.status(httpStatusOf(code)).json(
+      openAiError(err.message, {
+        type: code.toLowerCase(),
+        code: err.reason.toLowerCase(),
+        extra: { details: err.details },
+      }),
+    );
   }
 }

@@ -1,8 +1,9 @@
-import { Controller, Get, Param, UseFilters } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Param, UseFilters } from '@nestjs/common';
 import { DomainExceptionFilter } from '../errors/domain-exception.filter.js';
+import { openAiError } from '../shared/openai/openai-error.js';
 import type { ModelManifest } from './manifest.js';
 import { ModelStatus } from './model-status.js';
-import { RegistryService } from './registry.service.js';
+import { RegistryService, type ModelView } from './registry.service.js';
 
 interface OpenAiModel {
   id: string;
@@ -11,6 +12,17 @@ interface OpenAiModel {
   owned_by: string;
   ready: boolean;
   status: ModelStatus;
+}
+
+function openAiModel(v: ModelView): OpenAiModel {
+  return {
+    id: v.id,
+    object: 'model',
+    created: Math.floor(v.registration!.createdAt.getTime() / 1000),
+    owned_by: v.model.repo.split('/')[0]!,
+    ready: v.status === ModelStatus.READY,
+    status: v.status,
+  };
 }
 
 @Controller()
@@ -22,17 +34,26 @@ export class ModelsController {
   @Get('v1/models')
   async list(): Promise<{ object: 'list'; data: OpenAiModel[] }> {
     const views = (await this.registry.list()).filter((v) => v.registration !== null);
-    return {
-      object: 'list',
-      data: views.map((v) => ({
-        id: v.id,
-        object: 'model',
-        created: Math.floor(v.registration!.createdAt.getTime() / 1000),
-        owned_by: v.model.repo.split('/')[0]!,
-        ready: v.status === ModelStatus.READY,
-        status: v.status,
-      })),
-    };
+    return { object: 'list', data: views.map(openAiModel) };
+  }
+
+  /**
+   * OpenAI's `GET /v1/models/{model}` (`client.models.retrieve`). Ids hold slashes (`hf/org/repo/file.gguf`): the SDKs
+   * send them %2F-encoded, curl users raw; the wildcard takes both.
+   */
+  @Get('v1/models/*id')
+  async retrieve(@Param('id') id: string | string[]): Promise<OpenAiModel> {
+    const modelId = Array.isArray(id) ? id.join('/') : id;
+    const view = await this.registry.find(modelId);
+    if (!view?.registration) {
+      throw new NotFoundException(
+        openAiError(`The model '${modelId}' does not exist or is not registered`, {
+          param: 'model',
+          code: 'model_not_found',
+        }),
+      );
+    }
+    return openAiModel(view);
   }
 
   /** What a node downloads: each file's Hub URL pinned to the registered commit, its size and sha256. */

@@ -2,11 +2,22 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Body, Controller, Logger, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { ModelStatus } from '../registry/model-status.js';
+import { LifecycleStatus } from '../nodes/lifecycle-status.js';
 import type { ModelView } from '../registry/registry.service.js';
 import { RepairStatus } from '../repair/repair-status.js';
 import { RepairService } from '../repair/repair.service.js';
+import { validateChatCompletionRequest } from '../shared/openai/chat-completion-request.js';
+import { openAiError } from '../shared/openai/openai-error.js';
+import { REQUEST_ID_HEADER } from '../shared/openai/request-id.js';
 import { ChatRouter } from './chat-router.service.js';
+
+/** Node states after which the model will answer without anyone doing anything (a READY node may come back online). */
+const COMING_SOON: ReadonlySet<LifecycleStatus> = new Set([
+  LifecycleStatus.PENDING,
+  LifecycleStatus.DOWNLOADING,
+  LifecycleStatus.LOADING,
+  LifecycleStatus.READY,
+]);
 
 /**
  * OpenAI's `POST /v1/chat/completions`, routed to a node where the model is READY, least busy first. A node that
@@ -24,33 +35,34 @@ export class ChatCompletionsController {
 
   @Post('completions')
   async complete(@Body() body: unknown, @Res() res: Response): Promise<void> {
-    const modelId = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined;
-    if (typeof modelId !== 'string' || !modelId) {
-      res
-        .status(400)
-        .json({ error: { message: 'model is required', type: 'invalid_request_error', param: 'model', code: null } });
+    // Refused here, before routing, so that a request no node could serve is a 400 whatever the fleet's state.
+    const validated = validateChatCompletionRequest(body);
+    if (!validated.ok) {
+      res.status(400).json(validated.error);
       return;
     }
+    const modelId = validated.request.model!;
     const { model, nodes } = await this.router.candidates(modelId);
     if (!model?.registration) {
-      res.status(404).json({
-        error: {
-          message: `Model ${modelId} is not registered`,
-          type: 'invalid_request_error',
+      res.status(404).json(
+        openAiError(`The model '${modelId}' does not exist or is not registered`, {
+          param: 'model',
           code: 'model_not_found',
-        },
-      });
+        }),
+      );
       return;
     }
     if (nodes.length === 0) {
       if (await this.answerFromRepairs(model, res)) return;
-      const why = model.status === ModelStatus.DOWNLOADING ? 'is still downloading' : 'is ready on no online node';
-      res.setHeader('Retry-After', '10');
-      res
-        .status(503)
-        .json({ error: { message: `Model ${modelId} ${why}`, type: 'service_unavailable', code: 'model_not_ready' } });
+      this.answerNotServable(model, res);
       return;
     }
+    const requestId = res.getHeader(REQUEST_ID_HEADER);
+    // A client that gives up stops the node's generation too, rather than leaving it to run for nobody.
+    const clientGone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) clientGone.abort();
+    });
     let last: { status: number; headers: Headers; text: string } | null = null;
     for (const node of nodes) {
       let upstream: globalThis.Response;
@@ -58,11 +70,17 @@ export class ChatCompletionsController {
         upstream = await this.router.track(node, () =>
           fetch(`${node.url}/v1/chat/completions`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${node.controlToken}` },
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${node.controlToken}`,
+              ...(typeof requestId === 'string' ? { [REQUEST_ID_HEADER]: requestId } : {}),
+            },
             body: JSON.stringify(body),
+            signal: clientGone.signal,
           }),
         );
       } catch (err) {
+        if (clientGone.signal.aborted) return;
         this.logger.warn(`Node ${node.name} unreachable for ${modelId}: ${(err as Error).message}`);
         continue;
       }
@@ -92,13 +110,48 @@ export class ChatCompletionsController {
       return;
     }
     res.setHeader('Retry-After', '10');
-    res.status(503).json({
-      error: {
-        message: `No node holding ${modelId} could be reached`,
+    res.status(503).json(
+      openAiError(`No node holding ${modelId} could be reached`, {
         type: 'service_unavailable',
         code: 'nodes_unreachable',
-      },
-    });
+      }),
+    );
+  }
+
+  /**
+   * No node can answer now. Soon (a download, a load under way, a ready node offline for a moment): 503 with
+   * Retry-After, which OpenAI's SDKs wait out. Not without an operator (on no node, or failed everywhere): a 404 that
+   * says what to do, since a retried 503 would only make the client wait for nothing.
+   */
+  private answerNotServable(model: ModelView, res: Response): void {
+    const modelId = model.id;
+    const soon = model.nodes.find((s) => COMING_SOON.has(s.lifecycleStatus));
+    if (soon) {
+      const why =
+        soon.lifecycleStatus === LifecycleStatus.READY
+          ? 'is ready on no online node'
+          : `is still ${soon.lifecycleStatus === LifecycleStatus.LOADING ? 'loading' : 'downloading'}`;
+      res.setHeader('Retry-After', '10');
+      res.status(503).json(
+        openAiError(`Model ${modelId} ${why}, please retry`, {
+          type: 'service_unavailable',
+          code: 'model_not_ready',
+        }),
+      );
+      return;
+    }
+    const failed = model.nodes.filter((s) => s.lifecycleStatus === LifecycleStatus.ERROR);
+    const why = failed.length
+      ? `is on no node that can serve it (it failed on ${failed.length} node${failed.length > 1 ? 's' : ''}: ${failed[0]!.errorMessage ?? 'unknown error'})`
+      : 'is registered but not downloaded to any node';
+    res
+      .status(404)
+      .json(
+        openAiError(
+          `Model ${modelId} ${why}. Download it ${failed.length ? 'again' : 'first'}: the downloadModel mutation, or \`llmfleet models download ${modelId}\`.`,
+          { param: 'model', code: 'model_not_downloaded' },
+        ),
+      );
   }
 
   /** No node can answer: if that is because of repairs, say so as seed 004 does (repairing, timed out, failed). */
@@ -111,38 +164,35 @@ export class ChatCompletionsController {
     if (inTime.length) {
       const retryAfter = Math.max(1, Math.min(30, Math.ceil(Math.min(...inTime.map((r) => r.timeoutMs)) / 10_000)));
       res.setHeader('Retry-After', String(retryAfter));
-      res.status(503).json({
-        error: {
-          message: 'Model is being repaired, please retry',
+      res.status(503).json(
+        openAiError('Model is being repaired, please retry', {
           type: 'service_unavailable',
           code: 'model_repairing',
-          retry_after: retryAfter,
-        },
-      });
+          extra: { retry_after: retryAfter },
+        }),
+      );
       return true;
     }
     if (running.length) {
-      res.status(504).json({
-        error: {
-          message: 'Model repair timed out',
+      res.status(504).json(
+        openAiError('Model repair timed out', {
           type: 'repair_timeout',
           code: 'model_repair_timeout',
-          details: { model: modelId },
-        },
-      });
+          extra: { details: { model: modelId } },
+        }),
+      );
       return true;
     }
     const failed = latest.find((r) => r.status === RepairStatus.FAILED);
     if (failed) {
       const reason = (await this.repairs.failureVerdict(failed)).message;
-      res.status(500).json({
-        error: {
-          message: reason,
+      res.status(500).json(
+        openAiError(reason, {
           type: 'repair_failed',
           code: 'model_repair_error',
-          details: { model: modelId, reason },
-        },
-      });
+          extra: { details: { model: modelId, reason } },
+        }),
+      );
       return true;
     }
     return false;

@@ -14,7 +14,9 @@ import {
 } from 'node-llama-cpp';
 import type { Logger } from 'pino';
 import { checkGgufFile } from '../gguf/gguf-check.js';
+import { openAiError } from '../../shared/openai/openai-error.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
+import { fitToContext } from './context-fit.js';
 import { ModelLoadFailure } from './model-load-failure.js';
 import {
   chatCompletion,
@@ -138,13 +140,16 @@ export class InferenceService {
       const entry = await this.acquire(ref);
       try {
         if (abort.signal.aborted) return;
+        // Before any 200: a prompt the context cannot hold is the client's to shorten, never ours to cut (OpenAI's 400).
+        const fit = fitToContext(request, this.promptTokens(entry, request), entry.context.contextSize);
+        if (!fit.ok) return sendJson(res, 400, fit.error);
         const stream = request.stream ? new ChatCompletionStream(res, completionIdentity(ref.modelId)) : null;
         // Headers go out once the model is loaded (a load failure must never follow a 200), before the queue wait.
         stream?.open();
         await entry.generation.run(async () => {
           if (abort.signal.aborted) return;
           entry.lastUsedAt = Date.now();
-          await this.generate(entry, ref.modelId, request, res, stream, abort.signal);
+          await this.generate(entry, ref.modelId, fit.request, fit.promptTokens, res, stream, abort.signal);
           entry.lastUsedAt = Date.now();
         });
         // Aborted by dispose with the client still there: end the stream, or let the caller answer an error.
@@ -187,6 +192,7 @@ export class InferenceService {
     entry: LoadedModel,
     modelId: string,
     request: ChatRequest,
+    promptTokens: number,
     res: ServerResponse,
     stream: ChatCompletionStream | null,
     signal: AbortSignal,
@@ -195,6 +201,9 @@ export class InferenceService {
       contextSequence: entry.sequence,
       chatWrapper: entry.chatWrapper,
       autoDisposeSequence: false,
+      // fitToContext leaves room for the whole answer; should the estimate ever fall short, fail rather than drop
+      // the start of the conversation (node-llama-cpp's default strategy) without telling anyone.
+      contextShift: { strategy: refuseContextShift },
     });
     try {
       session.setChatHistory(request.history);
@@ -216,6 +225,7 @@ export class InferenceService {
           onTextChunk: stream ? (text) => stream.content(text) : undefined,
         });
       } catch (err) {
+        if (!stream && err instanceof ContextLengthExceeded) return sendJson(res, 400, err.body);
         if (!stream) throw err;
         // The 200 is already out: report in the stream and end it rather than leave the client hanging.
         this.log.error({ err, modelId }, 'generation failed mid-stream');
@@ -228,7 +238,7 @@ export class InferenceService {
       );
       if (signal.aborted) return;
       const finish: FinishReason = result.stopReason === 'maxTokens' ? 'length' : 'stop';
-      const used = usage(this.promptTokens(entry, request), completionTokens);
+      const used = usage(promptTokens, completionTokens);
       if (stream) stream.finish(finish, request.includeUsage ? used : null);
       else sendJson(res, 200, chatCompletion(completionIdentity(modelId), result.responseText, finish, used));
     } finally {
@@ -236,7 +246,10 @@ export class InferenceService {
     }
   }
 
-  /** The prompt as the chat template renders it (the sequence may have reused a cached prefix, so it cannot tell). */
+  /**
+   * The prompt as the chat template renders it, tokenized as node-llama-cpp will evaluate it (the sequence may reuse a
+   * cached prefix, so it cannot tell).
+   */
   private promptTokens(entry: LoadedModel, request: ChatRequest): number {
     const chatHistory: ChatHistoryItem[] = [
       ...request.history,
@@ -440,6 +453,18 @@ export class InferenceService {
   private assertUsable(): void {
     if (this.disposed) throw new Error('the inference service is disposed');
   }
+}
+
+/** Thrown by the context shift strategy: generating on would mean forgetting part of the conversation. */
+class ContextLengthExceeded extends Error {
+  readonly body = openAiError(
+    "The conversation no longer fits this model's context window. Please reduce the length of the messages or max_tokens.",
+    { param: 'messages', code: 'context_length_exceeded' },
+  );
+}
+
+function refuseContextShift(): never {
+  throw new ContextLengthExceeded('context shift refused');
 }
 
 function toError(value: unknown): Error {
