@@ -69,12 +69,10 @@ describe('tinyGgufBuffer', () => {
     expect(tinyGgufBuffer({ f16: true }).length).toBeLessThan(a.length * 0.6);
   });
 
-  it('pads cheaply to a requested size', () => {
-    const started = Date.now();
+  it('pads to a requested size', () => {
     const big = tinyGgufBuffer({ padToBytes: 64 * MiB });
     expect(big.length).toBeGreaterThanOrEqual(64 * MiB);
     expect(big.length).toBeLessThan(64 * MiB + TINY_GGUF_ALIGNMENT);
-    expect(Date.now() - started).toBeLessThan(5000);
     // Smaller than the model itself: the padding key is there, empty.
     expect(tinyGgufBuffer({ padToBytes: 1000 }).length).toBeGreaterThan(tinyGgufBuffer().length);
   });
