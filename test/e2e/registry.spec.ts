@@ -426,7 +426,8 @@ describe('registry (GraphQL + REST, local Hub)', () => {
       );
       expect(res.errors).toBeUndefined();
       expect(res.data!.models.length).toBeGreaterThan(0);
-      expect(Date.now() - started).toBeLessThan(4000);
+      // The Hub answers only after 20 s: the query must not wait for it.
+      expect(Date.now() - started).toBeLessThan(15_000);
     } finally {
       hub.reset();
     }
