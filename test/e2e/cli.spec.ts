@@ -334,6 +334,13 @@ describe('llmfleet CLI', () => {
       expect(JSON.parse(repairs.stdout)).toEqual([]);
       const noNode = await user.run(['verify', 'hf/fleet/tiny-GGUF']);
       expect(noNode.code).toBe(EXIT.USAGE);
+
+      const repair = await user.run(['repair', 'hf/fleet/tiny-GGUF', '--node', 'node-a', '--json']);
+      expect(repair.code).toBe(EXIT.OK);
+      const task = JSON.parse(repair.stdout) as { id: string; node: string; trigger: string };
+      expect(task).toMatchObject({ node: 'node-a', trigger: 'MANUAL' });
+      const after = await user.run(['repairs', 'list', '--model', 'hf/fleet/tiny-GGUF', '--json']);
+      expect((JSON.parse(after.stdout) as Array<{ id: string }>).map((r) => r.id)).toContain(task.id);
     });
 
     it('watch streams model events one line each until Ctrl-C', async () => {
@@ -354,6 +361,27 @@ describe('llmfleet CLI', () => {
       expect(done.code).toBe(EXIT.OK);
       for (const line of done.stdout.trim().split('\n'))
         expect(line).toMatch(/^\d{4}-\d\d-\d\dT\S+Z model {2}hf\/fleet\/other-GGUF (AVAILABLE|REGISTERED|READY)/);
+    });
+
+    it('deletes a model after asking on a terminal, or at once with --yes', async () => {
+      const no = await runInTerminal(
+        [process.execPath, CLI_JS, 'models', 'delete', 'hf/fleet/other-GGUF'],
+        user.env(),
+        {
+          after: /\[y\/N\] /,
+          text: 'n\r',
+        },
+      );
+      expect(no.code).toBe(EXIT.FAILED);
+      expect(no.stdout).toContain("Delete hf/fleet/other-GGUF's files from 1 node(s) and unregister it? [y/N]");
+      expect(no.stdout).toContain('llmfleet: nothing deleted');
+      const yes = await user.run(['models', 'delete', 'hf/fleet/other-GGUF', '--yes']);
+      expect(yes.code).toBe(EXIT.OK);
+      expect(yes.stdout).toContain("Deleted hf/fleet/other-GGUF's files from 1 node(s) and unregistered it");
+      const { model } = await app.data<{ model: { status: string; nodes: unknown[] } }>(
+        '{ model(id: "hf/fleet/other-GGUF") { status nodes { nodeId } } }',
+      );
+      expect(model).toEqual({ status: 'AVAILABLE', nodes: [] });
     });
 
     it('logout forgets the key', async () => {
