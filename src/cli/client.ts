@@ -25,11 +25,11 @@ export function errorFromGraphql(error: GqlError): CliError {
   const code = error.extensions?.code;
   switch (code) {
     case 'UNAUTHENTICATED':
-      // The Hub's own 401 (a private or missing repository) also arrives as UNAUTHENTICATED, with a reason.
-      if (error.extensions?.reason && error.extensions.reason !== 'UNAUTHENTICATED')
-        return new CliError(error.message, ExitCode.NOT_FOUND);
       return new CliError(`${error.message}: run llmfleet login`, ExitCode.AUTH);
     case 'FORBIDDEN':
+      // A gated Hub repository is FORBIDDEN too, with its own reason: that is not about the CLI's key.
+      if (error.extensions?.reason && error.extensions.reason !== 'ROLE_TOO_LOW')
+        return new CliError(error.message, ExitCode.FAILED);
       return new CliError(`${error.message}: this needs a key with a higher role`, ExitCode.AUTH);
     case 'NOT_FOUND':
       return new CliError(error.message, ExitCode.NOT_FOUND);

@@ -145,11 +145,13 @@ describe('llmfleet CLI: errors and formats', () => {
     expect(errorFromGraphql({ message: 'x', extensions: { code: 'UNAUTHENTICATED' } }).message).toBe(
       'x: run llmfleet login',
     );
-    // The Hub refusing a private repository is not the CLI's key being wrong.
+    // A gated Hub repository is not the CLI's key lacking a role.
+    expect(errorFromGraphql({ message: 'gated', extensions: { code: 'FORBIDDEN', reason: 'GATED' } }).exitCode).toBe(
+      ExitCode.FAILED,
+    );
     expect(
-      errorFromGraphql({ message: 'private', extensions: { code: 'UNAUTHENTICATED', reason: 'UNAUTHORIZED' } })
-        .exitCode,
-    ).toBe(ExitCode.NOT_FOUND);
+      errorFromGraphql({ message: 'role', extensions: { code: 'FORBIDDEN', reason: 'ROLE_TOO_LOW' } }).message,
+    ).toBe('role: this needs a key with a higher role');
   });
 
   it('formats bytes and durations for people', () => {
