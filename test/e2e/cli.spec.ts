@@ -378,10 +378,10 @@ describe('llmfleet CLI', () => {
       const yes = await user.run(['models', 'delete', 'hf/fleet/other-GGUF', '--yes']);
       expect(yes.code).toBe(EXIT.OK);
       expect(yes.stdout).toContain("Deleted hf/fleet/other-GGUF's files from 1 node(s) and unregistered it");
-      const { model } = await app.data<{ model: { status: string; nodes: unknown[] } }>(
-        '{ model(id: "hf/fleet/other-GGUF") { status nodes { nodeId } } }',
-      );
-      expect(model).toEqual({ status: 'AVAILABLE', nodes: [] });
+      // Not in the catalog: once unregistered, the model is gone.
+      const { model } = await app.data<{ model: unknown }>('{ model(id: "hf/fleet/other-GGUF") { status } }');
+      expect(model).toBeNull();
+      expect((await user.run(['models', 'show', 'hf/fleet/other-GGUF'])).code).toBe(EXIT.NOT_FOUND);
     });
 
     it('logout forgets the key', async () => {
