@@ -72,3 +72,18 @@ describe('the README', () => {
     }
   });
 });
+
+describe('supported Node.js versions', () => {
+  const engines = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } })
+    .engines.node;
+  const ciMajor = /^NODE_LTS_MAJOR=(\d+)$/m.exec(readFileSync(join(ROOT, '.ci/run'), 'utf8'))?.[1];
+
+  it("are the ones CI tests: the LTS .ci/run installs and the machine's Node, stated alike in package.json and README", () => {
+    expect(ciMajor).toBeDefined();
+    expect(engines.split('||').map((range) => range.trim())).toEqual(['^20.19.0', `^${ciMajor}.0.0`]);
+    expect(readme).toContain(`**${ciMajor} LTS**`);
+    expect(readme).toContain('**20.19+**');
+    const major = Number(process.versions.node.split('.')[0]);
+    expect([20, Number(ciMajor)]).toContain(major);
+  });
+});
