@@ -7,7 +7,7 @@ import { ConfigValidationError, parseAppConfig, type AppConfig } from './config/
 import { DependencyUnavailableError, waitForDependencies } from './health/dependency-check.js';
 
 /** How long a stop signal waits for open work (HTTP, jobs, the embedded agent) to wind down. */
-const SHUTDOWN_GRACE_MS = 10_000;
+const SHUTDOWN_GRACE_MS = 20_000;
 
 async function main(): Promise<void> {
   const config = parseAppConfig(process.env);
