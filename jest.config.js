@@ -14,5 +14,6 @@ export default {
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'] },
   ],
-  testTimeout: 60000,
+  // Generous: a test that waits is a deadlock detector, not a stopwatch (these 2-core machines are shared).
+  testTimeout: 180_000,
 };

@@ -105,7 +105,7 @@ export class Subscription<T> {
   }
 
   /** Waits until `count` events arrived (or fails after `timeoutMs`). */
-  async waitFor(count: number, timeoutMs = 10_000): Promise<T[]> {
+  async waitFor(count: number, timeoutMs = 30_000): Promise<T[]> {
     const deadline = Date.now() + timeoutMs;
     while (this.events.length < count) {
       if (this.errors.length) throw new Error(`Subscription failed: ${JSON.stringify(this.errors)}`);

@@ -61,7 +61,7 @@ export async function removeAgent(agent: AgentHandle): Promise<void> {
 export async function waitUntil<T>(
   what: string,
   probe: () => Promise<T | undefined | false | null>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
