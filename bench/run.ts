@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Benchmark, BenchResult } from './bench.types.js';
+import { dashboardBench } from './dashboard.bench.js';
 import { downloadBench } from './download.bench.js';
 import { fanoutBench } from './fanout.bench.js';
 import { hubColdBurstBench } from './hub-cold-burst.bench.js';
@@ -12,7 +13,13 @@ import { modelsQueryBench } from './models-query.bench.js';
  * `models-query` and `hub-cold-burst`, RSS idled at ~700 MiB instead of ~175). `download` goes last: its Hub holds a
  * 1 GiB file in memory.
  */
-const BENCHMARKS: readonly Benchmark[] = [fanoutBench, modelsQueryBench, hubColdBurstBench, downloadBench];
+const BENCHMARKS: readonly Benchmark[] = [
+  fanoutBench,
+  modelsQueryBench,
+  hubColdBurstBench,
+  dashboardBench,
+  downloadBench,
+];
 
 /** A benchmark that has not finished by then is reported as crashed (the process exits at the end regardless). */
 const BENCH_TIMEOUT_MS = 180_000;

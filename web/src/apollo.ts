@@ -22,6 +22,23 @@ export function retryDelayMs(attempt: number): number {
   return base / 2 + Math.random() * (base / 2);
 }
 
+/** The normalised cache every page reads (also used by the matrix benchmark). */
+export function createCache(): InMemoryCache {
+  return new InMemoryCache({
+    typePolicies: {
+      // A node × model pair is one entity whether or not the server sends its `id` (events contract).
+      NodeModelState: { keyFields: ['nodeId', 'modelId'] },
+      Node: { fields: { metrics: { merge: true } } },
+      ModelWithStatus: { fields: { nodes: { merge: false } } },
+      Query: {
+        fields: {
+          repairs: { keyArgs: ['nodeId', 'modelId', 'status'], merge: false },
+        },
+      },
+    },
+  });
+}
+
 export interface Api {
   client: ApolloClient;
   ws: Client;
@@ -88,19 +105,7 @@ export function createApi(onUnauthenticated: (reason: string) => void): Api {
 
   const client = new ApolloClient({
     link,
-    cache: new InMemoryCache({
-      typePolicies: {
-        // A node × model pair is one entity whether or not the server sends its `id` (events contract).
-        NodeModelState: { keyFields: ['nodeId', 'modelId'] },
-        Node: { fields: { metrics: { merge: true } } },
-        ModelWithStatus: { fields: { nodes: { merge: false } } },
-        Query: {
-          fields: {
-            repairs: { keyArgs: ['nodeId', 'modelId', 'status'], merge: false },
-          },
-        },
-      },
-    }),
+    cache: createCache(),
   });
   ref.client = client;
   return {
