@@ -5,6 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { EventsService } from '../src/events/events.service.js';
 import { Topic } from '../src/events/topics.js';
+import { modelSnapshotPayload, RegistryService } from '../src/registry/registry.service.js';
 import { AppHarness } from '../test/support/app-harness.js';
 import { catalogEntry, writeCatalog } from '../test/support/factories.js';
 import type { Benchmark, BenchResult } from './bench.types.js';
@@ -75,20 +76,42 @@ interface Opened {
   connectMs: number;
 }
 
-async function publish(events: EventsService, modelId: string, progress: number) {
-  return events.publish(Topic.MODEL_STATUS_CHANGED, {
+const BENCH_NODE = '00000000-0000-4000-8000-000000000001';
+const MiB_TOTAL = 512 * 1024 * 1024;
+
+/**
+ * A progress event as the relay publishes it: the model (a catalog entry's snapshot, as registry.find reads it) and the
+ * node × model state that changed, each with its id.
+ */
+async function publish(app: AppHarness, modelId: string, progress: number) {
+  const view = (await app.app.get(RegistryService).find(modelId))!;
+  const bytesDone = Math.round(progress * MiB_TOTAL);
+  return app.app.get(EventsService).publish(Topic.MODEL_STATUS_CHANGED, {
     modelId,
     status: 'DOWNLOADING',
     progress,
-    nodeId: 'bench-node',
+    nodeId: BENCH_NODE,
     lifecycleStatus: 'DOWNLOADING',
     errorMessage: null,
+    model: { ...modelSnapshotPayload(view), status: 'DOWNLOADING', downloadProgress: progress },
+    state: {
+      nodeId: BENCH_NODE,
+      modelId,
+      lifecycleStatus: 'DOWNLOADING',
+      bytesDone,
+      bytesTotal: MiB_TOTAL,
+      bytesPerSecond: 25 * 1024 * 1024,
+      filePath: null,
+      errorCode: null,
+      errorMessage: null,
+      updatedAt: new Date().toISOString(),
+      revision: bytesDone,
+    },
   });
 }
 
 /** Opens `count` subscribers and waits until the server has every subscription. */
 async function openLive(app: AppHarness, subs: Subscribers, count: number): Promise<Opened> {
-  const events = app.app.get(EventsService);
   const opened = await subs.open({
     url: `${app.url.replace(/^http/, 'ws')}/graphql`,
     count,
@@ -103,7 +126,7 @@ async function openLive(app: AppHarness, subs: Subscribers, count: number): Prom
   let live = 0;
   while (live < count) {
     if (Date.now() > probeDeadline) throw new Error(`only ${live} of ${count} subscriptions live after probing`);
-    await publish(events, PROBE_MODEL, 0);
+    await publish(app, PROBE_MODEL, 0);
     await sleep(100);
     live = await subs.live();
   }
@@ -113,7 +136,6 @@ async function openLive(app: AppHarness, subs: Subscribers, count: number): Prom
 
 /** Publishes EVENTS measured events `intervalMs` apart to the open subscribers and collects what they received. */
 async function run(app: AppHarness, subs: Subscribers, count: number, intervalMs: number): Promise<RunResult> {
-  const events = app.app.get(EventsService);
   await subs.reset();
   const publishedAt = new Map<number, number>();
   const dueAt = new Map<number, number>();
@@ -124,7 +146,7 @@ async function run(app: AppHarness, subs: Subscribers, count: number, intervalMs
     const wait = due - nowMs();
     if (wait > 0) await sleep(wait);
     const t0 = nowMs();
-    const event = await publish(events, MEASURED_MODEL, i / EVENTS);
+    const event = await publish(app, MEASURED_MODEL, i / EVENTS);
     publishedAt.set(event.seq, t0);
     dueAt.set(event.seq, due);
   }
@@ -178,7 +200,7 @@ export const fanoutBench: Benchmark = {
     `${SUBSCRIBERS} graphql-ws subscribers on modelStatusChanged, ${EVENTS} events at ${perSecond(INTERVAL_MS)}/s ` +
     `(measured), then ${EVENTS} at ${perSecond(SATURATION_INTERVAL_MS)}/s (saturation)`,
   async run(): Promise<BenchResult[]> {
-    const catalogPath = await writeCatalog([catalogEntry({ id: 'bench-fanout' })]);
+    const catalogPath = await writeCatalog([catalogEntry({ id: MEASURED_MODEL }), catalogEntry({ id: PROBE_MODEL })]);
     let app: AppHarness | null = null;
     const subs = Subscribers.start();
     try {

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { OperationTypeNode, type GraphQLResolveInfo } from 'graphql';
 
 const loaders = new WeakMap<object, Map<string, DataLoader<unknown, unknown>>>();
 
@@ -22,4 +23,13 @@ export function requestLoader<K, V>(
     perRequest.set(name, loader);
   }
   return loader;
+}
+
+/**
+ * What a request loader lives as long as: the request, except in a subscription, where the context lives as long as
+ * the connection and a cached answer would go stale: there, each event (the root value of its execution).
+ */
+export function loaderScope(context: object, info: GraphQLResolveInfo): object {
+  const root: unknown = info.rootValue;
+  return info.operation.operation === OperationTypeNode.SUBSCRIPTION && typeof root === 'object' && root !== null ? root : context;
 }

@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { EventsService } from '../events/events.service.js';
-import { Topic } from '../events/topics.js';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { NodeStatesService, type ControlPlaneStateUpdate } from '../nodes/node-states.service.js';
 import { NodesService } from '../nodes/nodes.service.js';
@@ -17,7 +15,6 @@ export class ModelStateRelay {
     private readonly states: NodeStatesService,
     private readonly nodes: NodesService,
     private readonly registry: RegistryService,
-    private readonly events: EventsService,
   ) {}
 
   /** Applies an agent's report; returns the stored state, or null when it was stale or about an unregistered model. */
@@ -29,30 +26,37 @@ export class ModelStateRelay {
   /** A heartbeat's worth of reports: one write for all of them, events for those that changed. */
   async fromAgentReports(nodeId: string, reports: readonly AgentModelState[]): Promise<NodeModelStateEntity[]> {
     const applied = await this.states.applyAgentStates(nodeId, reports);
-    for (const { state, previous } of applied) await this.announce(state, previous !== state.lifecycleStatus);
+    await this.announce(
+      applied.map(({ state, previous }) => ({ state, lifecycleChanged: previous !== state.lifecycleStatus })),
+    );
     return applied.map((a) => a.state);
   }
 
   async fromControlPlane(update: ControlPlaneStateUpdate): Promise<NodeModelStateEntity> {
     const before = await this.states.get(update.nodeId, update.modelId);
     const after = await this.states.setByControlPlane(update);
-    await this.announce(after, before?.lifecycleStatus !== after.lifecycleStatus);
+    await this.announce([{ state: after, lifecycleChanged: before?.lifecycleStatus !== after.lifecycleStatus }]);
     return after;
   }
 
-  private async announce(state: NodeModelStateEntity, lifecycleChanged: boolean): Promise<void> {
-    const view = await this.registry.find(state.modelId);
-    if (!view) return;
-    await this.events.publishSafely(Topic.MODEL_STATUS_CHANGED, {
-      modelId: state.modelId,
-      status: view.status,
-      progress: state.bytesTotal > 0 ? Math.min(1, state.bytesDone / state.bytesTotal) : null,
-      nodeId: state.nodeId,
-      lifecycleStatus: state.lifecycleStatus,
-      errorMessage: state.errorMessage,
-    });
-    if (lifecycleChanged) {
-      const node = await this.nodes.find(state.nodeId);
+  /**
+   * One modelStatusChanged per state, carrying the state and its model read after the write (one query for all the
+   * models, from their maintained aggregates: no reload of every node's state); nodeStatusChanged once per node whose
+   * list of lifecycles changed.
+   */
+  private async announce(
+    changes: ReadonlyArray<{ state: NodeModelStateEntity; lifecycleChanged: boolean }>,
+  ): Promise<void> {
+    if (changes.length === 0) return;
+    const modelIds = [...new Set(changes.map((c) => c.state.modelId))];
+    const views = new Map((await this.registry.findMany(modelIds)).map((v, i) => [modelIds[i]!, v]));
+    for (const { state } of changes) {
+      const view = views.get(state.modelId);
+      if (view) await this.registry.publishChange(view, state);
+    }
+    const nodeIds = new Set(changes.filter((c) => c.lifecycleChanged).map((c) => c.state.nodeId));
+    for (const nodeId of nodeIds) {
+      const node = await this.nodes.find(nodeId);
       if (node) await this.nodes.publishStatus(node);
     }
   }

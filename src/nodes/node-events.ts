@@ -1,4 +1,9 @@
-import type { MetricsUpdatedPayload, NodeModelStatePayload, NodeStatusChangedPayload } from '../events/topics.js';
+import type {
+  MetricsUpdatedPayload,
+  NodeModelStatePayload,
+  NodePayload,
+  NodeStatusChangedPayload,
+} from '../events/topics.js';
 import type { NodeMetricsReport } from '../shared/agent-protocol.js';
 import type { NodeModelStateEntity } from './entities/node-model-state.entity.js';
 import type { NodeEntity } from './entities/node.entity.js';
@@ -10,15 +15,37 @@ export function nodeModelStatePayload(state: NodeModelStateEntity): NodeModelSta
     lifecycleStatus: state.lifecycleStatus,
     bytesDone: state.bytesDone,
     bytesTotal: state.bytesTotal,
+    bytesPerSecond: state.bytesPerSecond,
     filePath: state.filePath,
     errorCode: state.errorCode,
     errorMessage: state.errorMessage,
     updatedAt: state.updatedAt.toISOString(),
+    revision: state.revision,
+  };
+}
+
+export function nodePayload(node: NodeEntity): NodePayload {
+  return {
+    id: node.id,
+    name: node.name,
+    url: node.url,
+    status: node.status,
+    lastHeartbeatAt: node.lastHeartbeatAt.toISOString(),
+    registeredAt: node.registeredAt.toISOString(),
+    memoryBytes: node.memoryBytes,
+    capacity: node.capacity,
+    metrics: node.metrics,
   };
 }
 
 export function nodeStatusPayload(node: NodeEntity, models: NodeModelStateEntity[]): NodeStatusChangedPayload {
-  return { nodeId: node.id, name: node.name, status: node.status, models: models.map(nodeModelStatePayload) };
+  return {
+    nodeId: node.id,
+    name: node.name,
+    status: node.status,
+    node: nodePayload(node),
+    models: models.map(nodeModelStatePayload),
+  };
 }
 
 /** Memory usage in percent of what the node's models live in: VRAM on a GPU node, RAM on a CPU-only one. */
@@ -31,7 +58,11 @@ export function memoryUsagePercent(metrics: NodeMetricsReport): number {
 }
 
 export function nodeMetricsPayload(node: NodeEntity): MetricsUpdatedPayload {
-  const m: NodeMetricsReport = node.metrics ?? {
+  return metricsPayload(node.id, node.metrics);
+}
+
+export function metricsPayload(nodeId: string, metrics: NodeMetricsReport | null): MetricsUpdatedPayload {
+  const m: NodeMetricsReport = metrics ?? {
     gpuUsage: null,
     vramUsedBytes: 0,
     vramTotalBytes: 0,
@@ -40,5 +71,5 @@ export function nodeMetricsPayload(node: NodeEntity): MetricsUpdatedPayload {
     ramTotalBytes: 0,
     requestCount: 0,
   };
-  return { nodeId: node.id, ...m, memoryUsage: memoryUsagePercent(m) };
+  return { nodeId, ...m, memoryUsage: memoryUsagePercent(m) };
 }

@@ -16,7 +16,30 @@ interface RawState {
   error_message: string | null;
   version: string;
   updated_at: Date;
+  revision: string;
+  bytes_per_second: number | null;
 }
+
+/** Time constant of the transfer-rate smoothing: the rate follows a change of speed within a few seconds. */
+const RATE_SMOOTHING_SECONDS = 5;
+
+/**
+ * The smoothed rate after a report, computed in the write from the stored row (bytes and time of the previous report):
+ * an exponential moving average weighted by the time between reports, so frequent reports do not make it jumpy and a
+ * burst of them counts no more than the seconds they span. Null outside DOWNLOADING, and from a restart of the count.
+ */
+const SMOOTHED_RATE = `CASE
+  WHEN EXCLUDED.lifecycle_status <> 'DOWNLOADING' OR node_model_states.lifecycle_status <> 'DOWNLOADING'
+       OR EXCLUDED.bytes_done < node_model_states.bytes_done THEN NULL
+  ELSE (SELECT CASE
+          WHEN r.dt <= 0 THEN node_model_states.bytes_per_second
+          WHEN node_model_states.bytes_per_second IS NULL THEN r.instant
+          ELSE node_model_states.bytes_per_second
+               + (1 - exp(-r.dt / ${RATE_SMOOTHING_SECONDS})) * (r.instant - node_model_states.bytes_per_second)
+        END
+          FROM (SELECT d.dt, CASE WHEN d.dt > 0 THEN (EXCLUDED.bytes_done - node_model_states.bytes_done) / d.dt END AS instant
+                  FROM (SELECT extract(epoch FROM now() - node_model_states.updated_at)::float8 AS dt) d) r)
+END`;
 
 function fromRow(r: RawState): NodeModelStateEntity {
   return Object.assign(new NodeModelStateEntity(), {
@@ -30,6 +53,8 @@ function fromRow(r: RawState): NodeModelStateEntity {
     errorMessage: r.error_message,
     version: Number(r.version),
     updatedAt: r.updated_at,
+    revision: Number(r.revision),
+    bytesPerSecond: r.bytes_per_second,
   });
 }
 
@@ -56,16 +81,6 @@ export class NodeStatesService {
   async forModels(modelIds: readonly string[]): Promise<NodeModelStateEntity[]> {
     if (modelIds.length === 0) return [];
     return this.states.find({ where: { modelId: In([...modelIds]) }, order: { modelId: 'ASC', nodeId: 'ASC' } });
-  }
-
-  /** Every state, read as plain rows: the model list reads them all on each uncached query, and entity hydration
-   * cost more than the query itself (1,000 rows for 100 models × 10 nodes). */
-  async all(): Promise<NodeModelStateEntity[]> {
-    const rows = await this.states.query<RawState[]>(
-      `SELECT node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at
-         FROM node_model_states ORDER BY model_id, node_id`,
-    );
-    return rows.map(fromRow);
   }
 
   async forNodes(nodeIds: readonly string[]): Promise<NodeModelStateEntity[]> {
@@ -101,9 +116,9 @@ export class NodeStatesService {
          ON CONFLICT (node_id, model_id) DO UPDATE SET
            lifecycle_status = EXCLUDED.lifecycle_status, bytes_done = EXCLUDED.bytes_done, bytes_total = EXCLUDED.bytes_total,
            file_path = EXCLUDED.file_path, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
-           version = EXCLUDED.version, updated_at = now()
+           version = EXCLUDED.version, bytes_per_second = ${SMOOTHED_RATE}, updated_at = now()
          WHERE node_model_states.version < EXCLUDED.version
-         RETURNING node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at
+         RETURNING node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at, revision, bytes_per_second
        )
        SELECT w.*, p.lifecycle_status AS previous_status FROM written w LEFT JOIN previous p ON p.model_id = w.model_id`,
       [
@@ -129,7 +144,8 @@ export class NodeStatesService {
        VALUES ($1, $2, $3, 0, $4, $5, $6, 0, now())
        ON CONFLICT (node_id, model_id) DO UPDATE SET
          lifecycle_status = EXCLUDED.lifecycle_status, bytes_total = EXCLUDED.bytes_total,
-         error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, updated_at = now()`,
+         error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, bytes_per_second = NULL,
+         updated_at = now()`,
       [u.nodeId, u.modelId, u.lifecycleStatus, u.bytesTotal, u.errorCode ?? null, u.errorMessage ?? null],
     );
     return (await this.get(u.nodeId, u.modelId))!;

@@ -1,10 +1,11 @@
-import { Args, Context, ID, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
-import { requestLoader } from '../common/request-loader.js';
+import { Args, Context, ID, Info, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { loaderScope, requestLoader } from '../common/request-loader.js';
 import { EventsService } from '../events/events.service.js';
 import { Topic, type TopicEvent } from '../events/topics.js';
 import { NodeStatus } from './node-status.js';
 import { Node, NodeMetrics, NodeModelState, NodeStatusEvent } from './models/node.model.js';
-import { toNode, toNodeMetrics, toNodeModelState } from './models/node.mapper.js';
+import { fromNodePayload, toNode, toNodeMetrics, toNodeModelState } from './models/node.mapper.js';
 import { NodeStatesService } from './node-states.service.js';
 import { NodesService } from './nodes.service.js';
 
@@ -28,16 +29,23 @@ export class NodesResolver {
   }
 
   @ResolveField(() => [NodeModelState], { description: 'Every model this node holds or is getting.' })
-  async models(@Parent() node: Node, @Context() context: object): Promise<NodeModelState[]> {
-    const loader = requestLoader<string, NodeModelState[]>(context, 'statesByNode', async (ids) => {
-      const rows = await this.states.forNodes(ids);
-      return ids.map((id) => rows.filter((r) => r.nodeId === id).map(toNodeModelState));
+  async models(
+    @Parent() node: Node,
+    @Context() context: object,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<NodeModelState[]> {
+    if (node.preloadedModels) return node.preloadedModels;
+    const loader = requestLoader<string, NodeModelState[]>(loaderScope(context, info), 'statesByNode', async (ids) => {
+      const byNode = new Map<string, NodeModelState[]>(ids.map((id) => [id, []]));
+      for (const row of await this.states.forNodes(ids)) byNode.get(row.nodeId)?.push(toNodeModelState(row));
+      return ids.map((id) => byNode.get(id)!);
     });
     return loader.load(node.id);
   }
 
   @Subscription(() => NodeStatusEvent, {
-    description: 'A node came online, went offline, or (re)registered; with its models.',
+    description:
+      'A node came online, went offline, (re)registered, or one of its models changed lifecycle; with the node and its models, so a client cache updates the node (and its list of models) in place.',
     filter: (e: TopicEvent<Topic.NODE_STATUS_CHANGED>, args: { nodeId?: string | null }) =>
       !args.nodeId || e.nodeId === args.nodeId,
     resolve: (e: TopicEvent<Topic.NODE_STATUS_CHANGED>): NodeStatusEvent =>
@@ -48,6 +56,7 @@ export class NodesResolver {
         name: e.name,
         status: e.status as NodeStatus,
         models: e.models.map(toNodeModelState),
+        node: fromNodePayload(e.node, e.models),
       }),
   })
   nodeStatusChanged(
@@ -57,7 +66,8 @@ export class NodesResolver {
   }
 
   @Subscription(() => NodeMetrics, {
-    description: 'Every heartbeat’s metrics.',
+    description:
+      'Every heartbeat’s metrics, with the node’s id as their id: a client cache updates the node’s metrics wherever they are shown.',
     filter: (e: TopicEvent<Topic.METRICS_UPDATED>, args: { nodeId?: string | null }) =>
       !args.nodeId || e.nodeId === args.nodeId,
     resolve: (e: TopicEvent<Topic.METRICS_UPDATED>): NodeMetrics => toNodeMetrics(e, new Date(e.timestamp), e.seq),

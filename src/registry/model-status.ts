@@ -30,37 +30,72 @@ export interface DerivedModelStatus {
   errorMessage: string | null;
 }
 
+/** What a model's status is derived from: counts and bytes over its node states (kept current by the database). */
+export interface FleetAggregate {
+  ready: number;
+  inFlight: number;
+  failed: number;
+  /** Bytes done / total over the nodes in flight. */
+  inFlightBytesDone: number;
+  inFlightBytesTotal: number;
+  /** The failed nodes' reasons, in node order; only needed (and only read) when nothing is ready or in flight. */
+  failures: ReadonlyArray<{ nodeId: string; errorMessage: string | null }>;
+}
+
+const IN_FLIGHT = new Set<LifecycleStatus>([
+  LifecycleStatus.PENDING,
+  LifecycleStatus.DOWNLOADING,
+  LifecycleStatus.LOADING,
+]);
+
+export function isInFlight(status: LifecycleStatus): boolean {
+  return IN_FLIGHT.has(status);
+}
+
+/** The aggregate computed from the states themselves: what the database's maintained aggregate must always equal. */
+export function aggregateStates(nodes: readonly NodeStateFacts[]): FleetAggregate {
+  const agg = { ready: 0, inFlight: 0, failed: 0, inFlightBytesDone: 0, inFlightBytesTotal: 0 };
+  const failures: Array<{ nodeId: string; errorMessage: string | null }> = [];
+  for (const n of nodes) {
+    if (n.lifecycleStatus === LifecycleStatus.READY) agg.ready++;
+    else if (n.lifecycleStatus === LifecycleStatus.ERROR) {
+      agg.failed++;
+      failures.push({ nodeId: n.nodeId, errorMessage: n.errorMessage });
+    } else if (isInFlight(n.lifecycleStatus)) {
+      agg.inFlight++;
+      agg.inFlightBytesDone += Math.min(n.bytesDone, n.bytesTotal);
+      agg.inFlightBytesTotal += n.bytesTotal;
+    }
+  }
+  return { ...agg, failures };
+}
+
+/** deriveFromAggregate over the states themselves. */
+export function deriveModelStatus(registered: boolean, nodes: readonly NodeStateFacts[]): DerivedModelStatus {
+  return deriveFromAggregate(registered, aggregateStates(nodes));
+}
+
 /**
  * The one place a model's status is decided (DESIGN.md, Model status): AVAILABLE unless registered; then READY if any
  * node is ready, DOWNLOADING while any node is on its way (pending, downloading or loading), ERROR when every node
  * attempt failed, REGISTERED when no node holds it yet.
  */
-export function deriveModelStatus(registered: boolean, nodes: readonly NodeStateFacts[]): DerivedModelStatus {
+export function deriveFromAggregate(registered: boolean, fleet: FleetAggregate): DerivedModelStatus {
   if (!registered)
     return { status: ModelStatus.AVAILABLE, downloadProgress: null, availableNodes: 0, errorMessage: null };
-  const ready = nodes.filter((n) => n.lifecycleStatus === LifecycleStatus.READY).length;
-  const inFlight = nodes.filter(
-    (n) =>
-      n.lifecycleStatus === LifecycleStatus.PENDING ||
-      n.lifecycleStatus === LifecycleStatus.DOWNLOADING ||
-      n.lifecycleStatus === LifecycleStatus.LOADING,
-  );
-  const failed = nodes.filter((n) => n.lifecycleStatus === LifecycleStatus.ERROR);
-  const downloadProgress = inFlight.length > 0 ? progressOf(inFlight) : null;
-
-  if (ready > 0) return { status: ModelStatus.READY, downloadProgress, availableNodes: ready, errorMessage: null };
-  if (inFlight.length > 0)
+  const downloadProgress =
+    fleet.inFlight > 0
+      ? fleet.inFlightBytesTotal > 0
+        ? Math.min(1, Math.max(0, fleet.inFlightBytesDone / fleet.inFlightBytesTotal))
+        : 0
+      : null;
+  if (fleet.ready > 0)
+    return { status: ModelStatus.READY, downloadProgress, availableNodes: fleet.ready, errorMessage: null };
+  if (fleet.inFlight > 0)
     return { status: ModelStatus.DOWNLOADING, downloadProgress, availableNodes: 0, errorMessage: null };
-  if (failed.length > 0) {
-    const reasons = failed.map((n) => `${n.nodeId}: ${n.errorMessage ?? 'failed'}`);
+  if (fleet.failed > 0) {
+    const reasons = fleet.failures.map((n) => `${n.nodeId}: ${n.errorMessage ?? 'failed'}`);
     return { status: ModelStatus.ERROR, downloadProgress: null, availableNodes: 0, errorMessage: reasons.join('; ') };
   }
   return { status: ModelStatus.REGISTERED, downloadProgress: null, availableNodes: 0, errorMessage: null };
-}
-
-function progressOf(nodes: readonly NodeStateFacts[]): number {
-  const total = nodes.reduce((sum, n) => sum + n.bytesTotal, 0);
-  if (total <= 0) return 0;
-  const done = nodes.reduce((sum, n) => sum + Math.min(n.bytesDone, n.bytesTotal), 0);
-  return Math.min(1, Math.max(0, done / total));
 }

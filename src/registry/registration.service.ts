@@ -120,8 +120,7 @@ export class RegistrationService {
       throw err;
     }
     this.stats.prime(info.id, info);
-    const saved = await this.models.findOneByOrFail({ id });
-    const view = this.registry.view(id, def, source, saved, []);
+    const view = (await this.registry.find(id))!;
     await this.registry.publishStatus(view);
     return view;
   }

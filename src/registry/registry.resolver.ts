@@ -1,14 +1,29 @@
-import { Args, ID, Info, Mutation, Query, Resolver, Subscription } from '@nestjs/graphql';
+import {
+  Args,
+  Context,
+  ID,
+  Info,
+  Mutation,
+  Parent,
+  Query,
+  ResolveField,
+  Resolver,
+  Subscription,
+} from '@nestjs/graphql';
 import type { GraphQLResolveInfo } from 'graphql';
+import { loaderScope, requestLoader } from '../common/request-loader.js';
 import { selectsField } from '../common/selected-fields.js';
 import { EventsService } from '../events/events.service.js';
 import { Topic, type TopicEvent } from '../events/topics.js';
 import { HfStatsService } from '../hf-stats/hf-stats.service.js';
 import { HfStats } from '../hf-stats/models/hf-stats.model.js';
+import { NodeModelState } from '../nodes/models/node.model.js';
+import { toNodeModelState } from '../nodes/models/node.mapper.js';
+import { NodeStatesService } from '../nodes/node-states.service.js';
 import { ModelIdArgs, ModelStatusChangedArgs, ModelsArgs } from './dto/models.args.js';
 import { ModelStatusEvent } from './models/model-status-event.model.js';
 import { LifecycleStatus, ModelStatus } from './models/model-status.enums.js';
-import { toModelWithStatus } from './models/model-view.mapper.js';
+import { fromModelSnapshot, toModelWithStatus } from './models/model-view.mapper.js';
 import { ModelWithStatus } from './models/model-with-status.model.js';
 import { RegistrationService } from './registration.service.js';
 import { RegistryService } from './registry.service.js';
@@ -20,7 +35,26 @@ export class RegistryResolver {
     private readonly registration: RegistrationService,
     private readonly stats: HfStatsService,
     private readonly events: EventsService,
+    private readonly states: NodeStatesService,
   ) {}
+
+  @ResolveField(() => [NodeModelState], {
+    description:
+      'The model on each node that has it or is getting it (loaded only when asked, in one query per request).',
+  })
+  async nodes(
+    @Parent() model: ModelWithStatus,
+    @Context() context: object,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<NodeModelState[]> {
+    if (model.status === ModelStatus.AVAILABLE) return [];
+    const loader = requestLoader<string, NodeModelState[]>(loaderScope(context, info), 'statesByModel', async (ids) => {
+      const byModel = new Map<string, NodeModelState[]>(ids.map((id) => [id, []]));
+      for (const row of await this.states.forModels(ids)) byModel.get(row.modelId)?.push(toNodeModelState(row));
+      return ids.map((id) => byModel.get(id)!);
+    });
+    return loader.load(model.id);
+  }
 
   @Query(() => [ModelWithStatus], { description: 'Catalog models and registered models with their fleet status.' })
   async models(@Args() args: ModelsArgs, @Info() info: GraphQLResolveInfo): Promise<ModelWithStatus[]> {
@@ -73,7 +107,8 @@ export class RegistryResolver {
   }
 
   @Subscription(() => ModelStatusEvent, {
-    description: 'Every change of a model’s status or of its lifecycle on a node.',
+    description:
+      'Every change of a model’s status, registration, or state on a node (lifecycle and coalesced progress), with the changed model and node × model state: enough for a normalizing client cache to update every view of them.',
     filter: (event: TopicEvent<Topic.MODEL_STATUS_CHANGED>, args: ModelStatusChangedArgs) =>
       !args.modelId || event.modelId === args.modelId,
     resolve: (event: TopicEvent<Topic.MODEL_STATUS_CHANGED>): ModelStatusEvent =>
@@ -82,6 +117,8 @@ export class RegistryResolver {
         status: event.status as ModelStatus,
         lifecycleStatus: event.lifecycleStatus as LifecycleStatus | null,
         timestamp: new Date(event.timestamp),
+        model: fromModelSnapshot(event.model),
+        state: event.state ? toNodeModelState(event.state) : null,
       }),
   })
   modelStatusChanged(

@@ -4,13 +4,20 @@ import { In, Repository } from 'typeorm';
 import { CatalogService } from '../catalog/catalog.service.js';
 import type { SupportedModelDef } from '../catalog/supported-model.js';
 import { EventsService } from '../events/events.service.js';
-import { Topic } from '../events/topics.js';
+import { Topic, type ModelSnapshotPayload } from '../events/topics.js';
 import { HfHubClient } from '../hf-stats/hf-hub.client.js';
+import { nodeModelStatePayload } from '../nodes/node-events.js';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
-import { NodeStatesService } from '../nodes/node-states.service.js';
 import { RegisteredModelEntity } from './entities/registered-model.entity.js';
 import type { ModelManifest } from './manifest.js';
-import { deriveModelStatus, ModelSource, ModelStatus, type DerivedModelStatus } from './model-status.js';
+import { readRegisteredSnapshots, readSnapshots, type FleetSnapshot } from './model-fleet-aggregates.js';
+import {
+  deriveFromAggregate,
+  ModelSource,
+  ModelStatus,
+  type DerivedModelStatus,
+  type FleetAggregate,
+} from './model-status.js';
 import { RegistryError, RegistryErrorReason } from './registry.errors.js';
 
 /** A model as the registry sees it: what it is, whether it is registered, and its derived status. */
@@ -19,13 +26,23 @@ export interface ModelView extends DerivedModelStatus {
   model: SupportedModelDef;
   source: ModelSource;
   registration: RegisteredModelEntity | null;
-  nodes: NodeModelStateEntity[];
+  /** Orders two views of the same model (see FleetSnapshot.version); 0 where not read from the database. */
+  version: number;
 }
 
 export interface ModelFilter {
   status?: ModelStatus | null;
   search?: string | null;
 }
+
+const NO_NODES: FleetAggregate = {
+  ready: 0,
+  inFlight: 0,
+  failed: 0,
+  inFlightBytesDone: 0,
+  inFlightBytesTotal: 0,
+  failures: [],
+};
 
 @Injectable()
 export class RegistryService {
@@ -34,42 +51,42 @@ export class RegistryService {
     private readonly catalog: CatalogService,
     private readonly hub: HfHubClient,
     private readonly events: EventsService,
-    private readonly nodeStates: NodeStatesService,
   ) {}
 
-  /** Catalog models (registered or not) then Hugging Face registrations, filtered; two queries whatever the count. */
+  /**
+   * Catalog models (registered or not) then Hugging Face registrations, filtered; one query whatever the count. Status
+   * comes from each model's maintained aggregate, never from its node states (ModelWithStatus.nodes loads those when
+   * asked).
+   */
   async list(filter: ModelFilter = {}): Promise<ModelView[]> {
-    const [registrations, states] = await Promise.all([
-      this.models.find({ order: { createdAt: 'ASC' } }),
-      this.nodeStates.all(),
-    ]);
-    const byId = new Map(registrations.map((r) => [r.id, r]));
-    const statesById = groupBy(states, (s) => s.modelId);
-    const view = (id: string, def: SupportedModelDef, source: ModelSource, reg: RegisteredModelEntity | null) =>
-      this.view(id, def, source, reg, statesById.get(id) ?? []);
-    const views = this.catalog.list().map((def) => view(def.id, def, ModelSource.CATALOG, byId.get(def.id) ?? null));
-    for (const registration of registrations) {
-      if (registration.source === ModelSource.HUGGING_FACE) {
-        views.push(view(registration.id, registration.model, registration.source, registration));
-      }
+    const snapshots = await readRegisteredSnapshots(this.models.manager);
+    const byId = new Map(snapshots.map((s) => [s.id, s]));
+    const views = this.catalog.list().map((def) => {
+      const snapshot = byId.get(def.id);
+      return snapshot ? this.fromSnapshot(snapshot, def) : this.view(def.id, def, ModelSource.CATALOG, null);
+    });
+    for (const snapshot of snapshots) {
+      if (snapshot.registration?.source === ModelSource.HUGGING_FACE) views.push(this.fromSnapshot(snapshot));
     }
     const needle = filter.search?.trim().toLowerCase();
     return views.filter((v) => (!filter.status || v.status === filter.status) && (!needle || matches(v, needle)));
   }
 
   async find(id: string): Promise<ModelView | null> {
-    const registration = await this.models.findOneBy({ id });
-    if (registration) {
-      return this.view(
-        id,
-        registration.model,
-        registration.source,
-        registration,
-        await this.nodeStates.forModels([id]),
-      );
-    }
-    const def = this.catalog.get(id);
-    return def ? this.view(id, def, ModelSource.CATALOG, null, []) : null;
+    return (await this.findMany([id]))[0] ?? null;
+  }
+
+  /**
+   * Models by id (null for an unknown id), each from one consistent snapshot of its registration and aggregate: what
+   * events carry, at a cost that does not grow with the number of nodes.
+   */
+  async findMany(ids: readonly string[]): Promise<Array<ModelView | null>> {
+    const snapshots = await readSnapshots(this.models.manager, ids);
+    return snapshots.map((snapshot) => {
+      if (snapshot.registration) return this.fromSnapshot(snapshot);
+      const def = this.catalog.get(snapshot.id);
+      return def ? { ...this.view(snapshot.id, def, ModelSource.CATALOG, null), version: snapshot.version } : null;
+    });
   }
 
   async get(id: string): Promise<ModelView> {
@@ -99,7 +116,8 @@ export class RegistryService {
     const registration = await this.getRegistered(id);
     const result = await this.models.delete({ id });
     if (!result.affected) throw notFound(id);
-    const view = this.view(id, registration.model, registration.source, null, []);
+    const [after] = await readSnapshots(this.models.manager, [id]);
+    const view = { ...this.view(id, registration.model, registration.source, null), version: after!.version };
     await this.publishStatus(view);
     return view;
   }
@@ -123,23 +141,54 @@ export class RegistryService {
     model: SupportedModelDef,
     source: ModelSource,
     registration: RegisteredModelEntity | null,
-    states: readonly NodeModelStateEntity[],
+    fleet: FleetAggregate = NO_NODES,
+    version = 0,
   ): ModelView {
-    const nodes = registration ? [...states] : [];
     // A catalog entry that names no projector (seed 000's format) shows the one registration found in the repository.
     const projector = registration?.files.find((f) => f.role === 'PROJECTOR')?.path;
     const shown = model.projectorFilename === null && projector ? { ...model, projectorFilename: projector } : model;
-    return { id, model: shown, source, registration, nodes, ...deriveModelStatus(registration !== null, nodes) };
+    return {
+      id,
+      model: shown,
+      source,
+      registration,
+      version,
+      ...deriveFromAggregate(registration !== null, fleet),
+    };
   }
 
+  private fromSnapshot(snapshot: FleetSnapshot, def?: SupportedModelDef): ModelView {
+    const registration = snapshot.registration!;
+    return this.view(
+      snapshot.id,
+      registration.source === ModelSource.CATALOG ? (def ?? registration.model) : registration.model,
+      registration.source,
+      registration,
+      snapshot.fleet,
+      snapshot.version,
+    );
+  }
+
+  /** A registration change (no node involved): the model as it now stands. */
   async publishStatus(view: ModelView): Promise<void> {
+    await this.publishChange(view, null);
+  }
+
+  /** Tells subscribers that a model changed, with the model and, when one node's copy changed, that node's state. */
+  async publishChange(view: ModelView, state: NodeModelStateEntity | null): Promise<void> {
     await this.events.publishSafely(Topic.MODEL_STATUS_CHANGED, {
       modelId: view.id,
       status: view.status,
-      progress: view.downloadProgress,
-      nodeId: null,
-      lifecycleStatus: null,
-      errorMessage: view.errorMessage,
+      progress: state
+        ? state.bytesTotal > 0
+          ? Math.min(1, state.bytesDone / state.bytesTotal)
+          : null
+        : view.downloadProgress,
+      nodeId: state?.nodeId ?? null,
+      lifecycleStatus: state?.lifecycleStatus ?? null,
+      errorMessage: state ? state.errorMessage : view.errorMessage,
+      model: modelSnapshotPayload(view),
+      state: state ? nodeModelStatePayload(state) : null,
     });
   }
 
@@ -154,15 +203,22 @@ export class RegistryService {
   }
 }
 
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
+/** A model as events carry it (plain JSON: it crosses Redis). */
+export function modelSnapshotPayload(view: ModelView): ModelSnapshotPayload {
+  return {
+    id: view.id,
+    model: view.model,
+    source: view.source,
+    status: view.status,
+    errorMessage: view.errorMessage,
+    downloadProgress: view.downloadProgress,
+    availableNodes: view.availableNodes,
+    revision: view.registration?.revision ?? null,
+    files: view.registration?.files ?? [],
+    selectionNote: view.registration?.selectionNote ?? null,
+    registeredAt: view.registration?.createdAt.toISOString() ?? null,
+    version: view.version,
+  };
 }
 
 function matches(view: ModelView, needle: string): boolean {

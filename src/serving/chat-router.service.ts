@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { NodeEntity } from '../nodes/entities/node.entity.js';
 import { LifecycleStatus } from '../nodes/lifecycle-status.js';
 import { NodeStatus } from '../nodes/node-status.js';
+import { NodeStatesService } from '../nodes/node-states.service.js';
 import { NodesService } from '../nodes/nodes.service.js';
 import { RegistryService, type ModelView } from '../registry/registry.service.js';
 
@@ -14,13 +15,16 @@ export class ChatRouter {
   constructor(
     private readonly registry: RegistryService,
     private readonly nodes: NodesService,
+    private readonly states: NodeStatesService,
   ) {}
 
   async candidates(modelId: string): Promise<{ model: ModelView | null; nodes: NodeEntity[] }> {
     const model = await this.registry.find(modelId);
     if (!model?.registration) return { model, nodes: [] };
     const readyOn = new Set(
-      model.nodes.filter((s) => s.lifecycleStatus === LifecycleStatus.READY).map((s) => s.nodeId),
+      (await this.states.forModels([modelId]))
+        .filter((s) => s.lifecycleStatus === LifecycleStatus.READY)
+        .map((s) => s.nodeId),
     );
     const online = (await this.nodes.list(NodeStatus.ONLINE)).filter((n) => readyOn.has(n.id));
     const busy = (n: NodeEntity) => this.inFlight.get(n.id) ?? 0;

@@ -33,6 +33,14 @@ export class NodeModelStateEntity {
   @Column({ type: 'bigint', transformer: bigintAsNumber })
   version!: number;
 
+  /** Grows with every write of this row (one sequence for all rows): orders two snapshots of the same state. */
+  @Column({ type: 'bigint', transformer: bigintAsNumber, insert: false, update: false })
+  revision!: number;
+
+  /** Smoothed transfer rate while DOWNLOADING, from the agent's successive reports; null otherwise. */
+  @Column({ name: 'bytes_per_second', type: 'double precision', nullable: true })
+  bytesPerSecond!: number | null;
+
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt!: Date;
 }

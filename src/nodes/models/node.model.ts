@@ -15,6 +15,12 @@ registerEnumType(ModelLoadError, {
 
 @ObjectType('NodeModelState', { description: 'One model on one node.' })
 export class NodeModelState {
+  @Field(() => ID, {
+    description:
+      'Stable id of this node × model: `{nodeId}:{modelId}` (the node id is a UUID, so the first colon separates them). The same under Node.models, ModelWithStatus.nodes, mutation results and events, so a normalizing client cache keeps one copy.',
+  })
+  id!: string;
+
   @Field(() => ID)
   nodeId!: string;
 
@@ -32,6 +38,19 @@ export class NodeModelState {
 
   @Field(() => GraphQLSafeInt)
   bytesTotal!: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'Transfer rate in bytes per second while DOWNLOADING, smoothed over the last seconds of the agent’s reports; null otherwise (and until two reports have arrived).',
+  })
+  bytesPerSecond!: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Seconds left at the current rate while DOWNLOADING; null otherwise, or while the rate is unknown.',
+  })
+  etaSeconds!: number | null;
 
   @Field(() => String, { nullable: true, description: 'Where the model file lies on the node, once downloaded.' })
   filePath!: string | null;
@@ -66,7 +85,17 @@ export class Gpu {
 
 @ObjectType('NodeMetrics', { description: 'A node’s load, as its last heartbeat reported it.' })
 export class NodeMetrics {
-  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Event sequence number (subscriptions only).' })
+  @Field(() => ID, {
+    description:
+      'The node’s id: a node has one set of current metrics, so a normalizing client cache keeps them as one entity that metricsUpdated events update wherever the node’s metrics are shown.',
+  })
+  id!: string;
+
+  @Field(() => GraphQLSafeInt, {
+    nullable: true,
+    description:
+      'Subscriptions only: position in this node’s metrics stream, one more than the previous metricsUpdated event of the same node; a gap means one was missed. Null in queries.',
+  })
   seq!: number | null;
 
   @Field(() => Date, { description: 'When the metrics were reported.' })
@@ -136,11 +165,17 @@ export class Node {
 
   @Field(() => NodeMetrics, { nullable: true, description: 'Null until the first heartbeat.' })
   metrics!: NodeMetrics | null;
+
+  /** The node's model states when they came with it (an event): Node.models then needs no query. */
+  preloadedModels?: NodeModelState[];
 }
 
 @ObjectType('NodeStatusEvent', { description: 'A node came online, went offline, or its models changed.' })
 export class NodeStatusEvent {
-  @Field(() => GraphQLSafeInt)
+  @Field(() => GraphQLSafeInt, {
+    description:
+      'Position in this node’s event stream: exactly one more than the previous nodeStatusChanged event of the same node, whichever replica published it, and events of a node arrive in seq order. A gap means an event was missed: re-query the node.',
+  })
   seq!: number;
 
   @Field(() => Date)
@@ -155,6 +190,9 @@ export class NodeStatusEvent {
   @Field(() => NodeStatus)
   status!: NodeStatus;
 
-  @Field(() => [NodeModelState])
+  @Field(() => [NodeModelState], { description: 'The node’s models (the same as node.models).' })
   models!: NodeModelState[];
+
+  @Field(() => Node, { description: 'The node as it now stands, with its id: a client cache updates it in place.' })
+  node!: Node;
 }

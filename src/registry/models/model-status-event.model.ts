@@ -1,11 +1,14 @@
 import { Field, Float, ID, ObjectType } from '@nestjs/graphql';
 import { GraphQLSafeInt } from 'graphql-scalars';
+import { NodeModelState } from '../../nodes/models/node.model.js';
 import { LifecycleStatus, ModelStatus } from './model-status.enums.js';
+import { ModelWithStatus } from './model-with-status.model.js';
 
 @ObjectType('ModelStatusEvent', { description: 'A change of a model’s status, or of its lifecycle on one node.' })
 export class ModelStatusEvent {
   @Field(() => GraphQLSafeInt, {
-    description: 'Fleet-wide, strictly increasing: a gap means an event was missed; re-query.',
+    description:
+      'Position in this model’s event stream: exactly one more than the previous modelStatusChanged event of the same model, whichever replica published it, and a model’s events arrive in seq order. A gap between two events of one model means an event was missed: re-query that model. (Events of different models are numbered independently.)',
   })
   seq!: number;
 
@@ -29,4 +32,17 @@ export class ModelStatusEvent {
 
   @Field(() => String, { nullable: true })
   errorMessage!: string | null;
+
+  @Field(() => ModelWithStatus, {
+    description:
+      'The model as it now stands, with its id: a client cache updates it in place. Never older than the model in an earlier event. Select `nodes` only when you need the list itself: it is loaded for each event.',
+  })
+  model!: ModelWithStatus;
+
+  @Field(() => NodeModelState, {
+    nullable: true,
+    description:
+      'The node × model state that changed (with its id), when the change is about one node; null for a registration change.',
+  })
+  state!: NodeModelState | null;
 }

@@ -1,23 +1,29 @@
 import { SupportedModel } from '../../catalog/models/supported-model.model.js';
-import { toNodeModelState } from '../../nodes/models/node.mapper.js';
+import type { ModelSnapshotPayload } from '../../events/topics.js';
 import type { ModelView } from '../registry.service.js';
+import { modelSnapshotPayload } from '../registry.service.js';
 import { ModelFile } from './model-file.model.js';
+import { ModelSource, ModelStatus } from './model-status.enums.js';
 import { ModelWithStatus } from './model-with-status.model.js';
 
 export function toModelWithStatus(view: ModelView): ModelWithStatus {
+  return fromModelSnapshot(modelSnapshotPayload(view));
+}
+
+/** A model from an event's payload (or a view); its `nodes` are resolved when asked, `hfStats` by the query. */
+export function fromModelSnapshot(m: ModelSnapshotPayload): ModelWithStatus {
   return Object.assign(new ModelWithStatus(), {
-    id: view.id,
-    model: SupportedModel.from(view.model),
-    source: view.source,
-    status: view.status,
-    errorMessage: view.errorMessage,
-    downloadProgress: view.downloadProgress,
-    availableNodes: view.availableNodes,
-    revision: view.registration?.revision ?? null,
-    files: (view.registration?.files ?? []).map((f) => ModelFile.from(f)),
-    selectionNote: view.registration?.selectionNote ?? null,
-    registeredAt: view.registration?.createdAt ?? null,
-    nodes: view.nodes.map(toNodeModelState),
+    id: m.id,
+    model: SupportedModel.from(m.model),
+    source: m.source as ModelSource,
+    status: m.status as ModelStatus,
+    errorMessage: m.errorMessage,
+    downloadProgress: m.downloadProgress,
+    availableNodes: m.availableNodes,
+    revision: m.revision,
+    files: m.files.map((f) => ModelFile.from(f)),
+    selectionNote: m.selectionNote,
+    registeredAt: m.registeredAt === null ? null : new Date(m.registeredAt),
     hfStats: null,
   });
 }

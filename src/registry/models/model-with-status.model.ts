@@ -1,7 +1,6 @@
 import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
 import { SupportedModel } from '../../catalog/models/supported-model.model.js';
 import { HfStats } from '../../hf-stats/models/hf-stats.model.js';
-import { NodeModelState } from '../../nodes/models/node.model.js';
 import { ModelFile } from './model-file.model.js';
 import { ModelSource, ModelStatus } from './model-status.enums.js';
 
@@ -42,9 +41,6 @@ export class ModelWithStatus {
 
   @Field(() => Date, { nullable: true, description: 'When the model was registered.' })
   registeredAt!: Date | null;
-
-  @Field(() => [NodeModelState], { description: 'The model on each node that has it or is getting it.' })
-  nodes!: NodeModelState[];
 
   @Field(() => HfStats, {
     nullable: true,

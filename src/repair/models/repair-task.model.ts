@@ -8,7 +8,11 @@ registerEnumType(RepairTrigger, { name: 'RepairTrigger', description: 'What star
 
 @ObjectType('RepairTask', { description: 'One repair of a model on a node: re-download, verify, reload.' })
 export class RepairTask {
-  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Event sequence number (subscriptions only).' })
+  @Field(() => GraphQLSafeInt, {
+    nullable: true,
+    description:
+      'Subscriptions only: position in the repair stream of this node × model, one more than its previous repairStatusChanged event; a gap means one was missed. Null in queries.',
+  })
   seq!: number | null;
 
   @Field(() => ID)
