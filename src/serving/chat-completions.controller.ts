@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Body, Controller, Logger, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { LifecycleStatus } from '../nodes/lifecycle-status.js';
 import type { ModelView } from '../registry/registry.service.js';
 import { RepairStatus } from '../repair/repair-status.js';
@@ -42,7 +43,7 @@ export class ChatCompletionsController {
       return;
     }
     const modelId = validated.request.model!;
-    const { model, nodes } = await this.router.candidates(modelId);
+    const { model, states, nodes } = await this.router.candidates(modelId);
     if (!model?.registration) {
       res.status(404).json(
         openAiError(`The model '${modelId}' does not exist or is not registered`, {
@@ -54,7 +55,7 @@ export class ChatCompletionsController {
     }
     if (nodes.length === 0) {
       if (await this.answerFromRepairs(model, res)) return;
-      this.answerNotServable(model, res);
+      this.answerNotServable(model, states, res);
       return;
     }
     const requestId = res.getHeader(REQUEST_ID_HEADER);
@@ -123,9 +124,9 @@ export class ChatCompletionsController {
    * Retry-After, which OpenAI's SDKs wait out. Not without an operator (on no node, or failed everywhere): a 404 that
    * says what to do, since a retried 503 would only make the client wait for nothing.
    */
-  private answerNotServable(model: ModelView, res: Response): void {
+  private answerNotServable(model: ModelView, states: NodeModelStateEntity[], res: Response): void {
     const modelId = model.id;
-    const soon = model.nodes.find((s) => COMING_SOON.has(s.lifecycleStatus));
+    const soon = states.find((s) => COMING_SOON.has(s.lifecycleStatus));
     if (soon) {
       const why =
         soon.lifecycleStatus === LifecycleStatus.READY
@@ -140,7 +141,7 @@ export class ChatCompletionsController {
       );
       return;
     }
-    const failed = model.nodes.filter((s) => s.lifecycleStatus === LifecycleStatus.ERROR);
+    const failed = states.filter((s) => s.lifecycleStatus === LifecycleStatus.ERROR);
     const why = failed.length
       ? `is on no node that can serve it (it failed on ${failed.length} node${failed.length > 1 ? 's' : ''}: ${failed[0]!.errorMessage ?? 'unknown error'})`
       : 'is registered but not downloaded to any node';

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import type { NodeEntity } from '../nodes/entities/node.entity.js';
 import { LifecycleStatus } from '../nodes/lifecycle-status.js';
 import { NodeStatus } from '../nodes/node-status.js';
@@ -18,19 +19,20 @@ export class ChatRouter {
     private readonly states: NodeStatesService,
   ) {}
 
-  async candidates(modelId: string): Promise<{ model: ModelView | null; nodes: NodeEntity[] }> {
+  /** The model, its state on each node (for saying why none can answer), and the nodes that can, best first. */
+  async candidates(
+    modelId: string,
+  ): Promise<{ model: ModelView | null; states: NodeModelStateEntity[]; nodes: NodeEntity[] }> {
     const model = await this.registry.find(modelId);
-    if (!model?.registration) return { model, nodes: [] };
-    const readyOn = new Set(
-      (await this.states.forModels([modelId]))
-        .filter((s) => s.lifecycleStatus === LifecycleStatus.READY)
-        .map((s) => s.nodeId),
-    );
+    if (!model?.registration) return { model, states: [], nodes: [] };
+    const states = await this.states.forModels([modelId]);
+    const readyOn = new Set(states.filter((s) => s.lifecycleStatus === LifecycleStatus.READY).map((s) => s.nodeId));
     const online = (await this.nodes.list(NodeStatus.ONLINE)).filter((n) => readyOn.has(n.id));
     const busy = (n: NodeEntity) => this.inFlight.get(n.id) ?? 0;
     const load = (n: NodeEntity) => (n.metrics ? Math.max(n.metrics.gpuUsage ?? 0, n.metrics.cpuUsage) : 0);
     return {
       model,
+      states,
       nodes: online.sort((a, b) => busy(a) - busy(b) || load(a) - load(b) || a.name.localeCompare(b.name)),
     };
   }
