@@ -16,6 +16,11 @@ import {
 import { REQUEST_ID_HEADER } from '../shared/openai/request-id.js';
 import { isV1Path } from './v1-http.js';
 
+const OPENAI_CODES: Partial<Record<PublicErrorCode, string>> = {
+  [PublicErrorCode.UNAUTHENTICATED]: 'invalid_api_key',
+  [PublicErrorCode.FORBIDDEN]: 'insufficient_permissions',
+};
+
 /**
  * Every error under `/v1` in OpenAI's shape, `{ error: { message, type, param, code } }`, whatever raised it: a body
  * that is not JSON or is too large (raised by the parser before any route), an unknown route, a route's own error,
@@ -57,8 +62,9 @@ export class OpenAiExceptionFilter extends BaseExceptionFilter {
         return {
           status,
           body: openAiError(exception.message, {
-            type: openAiErrorType(status),
-            code: exception.reason.toLowerCase(),
+            type: status === 401 ? 'invalid_request_error' : openAiErrorType(status),
+            // OpenAI's own codes where clients branch on them; the module's reason otherwise.
+            code: OPENAI_CODES[code] ?? exception.reason.toLowerCase(),
             extra: Object.keys(exception.details).length ? { details: exception.details } : {},
           }),
         };
@@ -86,6 +92,7 @@ export class OpenAiExceptionFilter extends BaseExceptionFilter {
       );
     }
     if (status >= 500) return this.serverError(exception, req);
+    if (status === 401) return openAiError(exception.message, { code: 'invalid_api_key' });
     const response = exception.getResponse();
     const message =
       typeof response === 'object' && response !== null && 'message' in response

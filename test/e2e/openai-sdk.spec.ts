@@ -71,7 +71,8 @@ describe('OpenAI SDK compatibility', () => {
       HF_ENDPOINT: hub.url,
       SUPPORTED_MODELS_PATH: await writeCatalog([]),
       NODE_HEARTBEAT_INTERVAL_MS: '300',
-      NODE_OFFLINE_AFTER_MS: '3000',
+      // Generous: a node that misses heartbeats on a loaded machine must not look offline mid-test.
+      NODE_OFFLINE_AFTER_MS: '60000',
       PROGRESS_EVENT_INTERVAL_MS: '100',
       V1_BODY_LIMIT: '256kb',
     });
@@ -85,14 +86,21 @@ describe('OpenAI SDK compatibility', () => {
       await app.data('mutation($u: String!) { registerHfModel(url: $u) { id } }', { u: url });
     }
     await app.data('mutation($m: ID!) { downloadModel(modelId: $m) { lifecycleStatus } }', { m: TINY });
-    await waitUntil('tiny READY', async () => {
-      const { model } = await app.data<{ model: { status: string } }>('query($id: ID!) { model(id: $id) { status } }', {
-        id: TINY,
-      });
-      return model.status === 'READY';
-    });
+    await waitUntil(
+      'tiny READY',
+      async () => {
+        const { model } = await app.data<{ model: { status: string } }>(
+          'query($id: ID!) { model(id: $id) { status } }',
+          {
+            id: TINY,
+          },
+        );
+        return model.status === 'READY';
+      },
+      120_000,
+    );
     client = sdk();
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     if (agent) await removeAgent(agent);
@@ -146,7 +154,7 @@ describe('OpenAI SDK compatibility', () => {
       for await (const chunk of stream) chunks.push(chunk);
       expect(chunks.some((c) => c.choices[0]?.finish_reason)).toBe(true);
       expect(chunks.at(-1)!.usage!.completion_tokens).toBeGreaterThan(0);
-    });
+    }, 180_000);
 
     it('refuses content parts that are not text, naming the part', async () => {
       const err = await rejection(
@@ -247,7 +255,7 @@ describe('OpenAI SDK compatibility', () => {
       const rest = await client.chat.completions.create({ model: TINY, messages });
       expect(rest.usage!.prompt_tokens).toBe(promptTokens);
       expect(rest.usage!.total_tokens).toBeLessThanOrEqual(CONTEXT - 1);
-    });
+    }, 180_000);
   });
 
   describe('request bodies', () => {
@@ -417,7 +425,7 @@ describe('OpenAI SDK compatibility', () => {
       // Not an id to echo: a header that would break logs or other headers is replaced.
       const odd = await fetch(`${app.url}/health`, { headers: { 'x-request-id': 'a b' } });
       expect(odd.headers.get('x-request-id')).toMatch(/^req_/);
-    });
+    }, 180_000);
   });
 });
 
