@@ -114,6 +114,7 @@ async function publish(app: AppHarness, modelId: string, progress: number) {
 async function openLive(app: AppHarness, subs: Subscribers, count: number): Promise<Opened> {
   const opened = await subs.open({
     url: `${app.url.replace(/^http/, 'ws')}/graphql`,
+    connectionParams: app.authHeaders(),
     count,
     batch: BATCH,
     probeModelId: PROBE_MODEL,

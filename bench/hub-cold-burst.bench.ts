@@ -55,10 +55,10 @@ export const hubColdBurstBench: Benchmark = {
       const start = await hub.mark();
       // Warms the server's code paths (HTTP, GraphQL, the database) without touching the stats cache.
       const warmup = JSON.stringify({ query: '{ supportedModels { id } }' });
-      await load.duration({ url, body: warmup, concurrency: 4, durationMs: 500 });
+      await load.duration({ url, body: warmup, concurrency: 4, durationMs: 500, headers: app.authHeaders() });
       const before = (await hub.apiCalls(start)).length;
 
-      const cold = await load.burst({ url, body, count: BURST });
+      const cold = await load.burst({ url, body, count: BURST, headers: app.authHeaders() });
       const duringBurst = (await hub.apiCalls(start)).length - before;
       await sleep(SETTLE_MS);
       const calls = (await hub.apiCalls(start)).slice(before);
@@ -67,7 +67,7 @@ export const hubColdBurstBench: Benchmark = {
       const neverAsked = hub.repos.filter((r) => !perRepo.has(r)).length;
 
       const settled = await hub.mark();
-      const warm = await load.burst({ url, body, count: BURST });
+      const warm = await load.burst({ url, body, count: BURST, headers: app.authHeaders() });
       const warmCalls = (await hub.apiCalls(settled)).length;
 
       const coldCheck = check(cold);

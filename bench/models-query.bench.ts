@@ -210,6 +210,7 @@ export const modelsQueryBench: Benchmark = {
       const measure = async (label: Label, durationMs: number): Promise<Phase> => {
         const reply = await load.duration({
           url,
+          headers: app!.authHeaders(),
           body: bodies[label],
           concurrency: CONCURRENCY,
           durationMs,

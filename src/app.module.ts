@@ -4,6 +4,8 @@ import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
 import { LoggerModule } from 'nestjs-pino';
+import { AuthModule } from './auth/auth.module.js';
+import { WsAuth } from './auth/ws-auth.service.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
@@ -47,18 +49,23 @@ export class AppModule {
           connection: { url: config.REDIS_URL, maxRetriesPerRequest: null },
           prefix: `${config.REDIS_PREFIX}:bull`,
         }),
-        GraphQLModule.forRoot<ApolloDriverConfig>({
+        AuthModule,
+        GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
-          autoSchemaFile: true,
-          sortSchema: true,
-          // GraphiQL comes from local files (WebModule): @nestjs/apollo's page loads it from a CDN, blank offline.
-          graphiql: false,
-          introspection: true,
-          subscriptions: { 'graphql-ws': graphqlWsOptions },
-          formatError: formatGraphqlError,
-          includeStacktraceInErrorResponses: false,
-          // Nothing here uses cache hints, and the plugin wraps every field resolver (about a fifth of a list query's CPU).
-          plugins: [ApolloServerPluginCacheControlDisabled()],
+          imports: [AuthModule],
+          inject: [WsAuth],
+          useFactory: (wsAuth: WsAuth) => ({
+            autoSchemaFile: true,
+            sortSchema: true,
+            // GraphiQL comes from local files (WebModule): @nestjs/apollo's page loads it from a CDN, blank offline.
+            graphiql: false,
+            introspection: true,
+            subscriptions: { 'graphql-ws': { ...graphqlWsOptions, ...wsAuth.graphqlWsOptions() } },
+            formatError: formatGraphqlError,
+            includeStacktraceInErrorResponses: false,
+            // Nothing here uses cache hints, and the plugin wraps every field resolver (about a fifth of a list query's CPU).
+            plugins: [ApolloServerPluginCacheControlDisabled()],
+          }),
         }),
         HealthModule,
         CatalogModule,

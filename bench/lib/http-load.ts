@@ -5,6 +5,8 @@ export interface DurationCommand {
   kind: 'duration';
   url: string;
   body: string;
+  /** Extra request headers (the API key). */
+  headers?: Record<string, string>;
   concurrency: number;
   durationMs: number;
   /** When set, every occurrence of it in `body` is replaced by a number unique to each request (one cache key each). */
@@ -16,6 +18,7 @@ export interface BurstCommand {
   kind: 'burst';
   url: string;
   body: string;
+  headers?: Record<string, string>;
   count: number;
 }
 

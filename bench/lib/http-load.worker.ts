@@ -22,14 +22,14 @@ function pool(size: number): Agent {
   return agent;
 }
 
-function post(url: URL, body: Buffer, agent: Agent): Promise<Answer> {
+function post(url: URL, body: Buffer, agent: Agent, extra: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length },
+        headers: { 'content-type': 'application/json', 'content-length': body.length, ...extra },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -60,7 +60,7 @@ async function duration(cmd: DurationCommand): Promise<DurationReply> {
     while (performance.now() < end) {
       const t0 = performance.now();
       try {
-        const answer = await post(url, nextBody(), agent);
+        const answer = await post(url, nextBody(), agent, cmd.headers);
         latenciesMs.push(performance.now() - t0);
         responseBytes = answer.body.length;
         if (answer.status !== 200 || answer.body.includes('"errors"')) {
@@ -92,7 +92,7 @@ async function burst(cmd: BurstCommand): Promise<BurstReply> {
     Array.from({ length: cmd.count }, async () => {
       const t0 = performance.now();
       try {
-        const answer = await post(url, body, agent);
+        const answer = await post(url, body, agent, cmd.headers);
         latenciesMs.push(performance.now() - t0);
         statuses.push(answer.status);
         bodies.push(answer.body);

@@ -4,6 +4,8 @@ export interface OpenCommand {
   kind: 'open';
   /** ws://host:port/graphql */
   url: string;
+  /** graphql-ws connection_init payload (the API key). */
+  connectionParams?: Record<string, string>;
   count: number;
   /** Connections opened at a time; the next batch starts once this one is acknowledged. */
   batch: number;

@@ -47,6 +47,7 @@ function connect(cmd: OpenCommand): Promise<Subscriber> {
     const client = createClient({
       url: cmd.url,
       webSocketImpl: WebSocket,
+      connectionParams: cmd.connectionParams,
       retryAttempts: 0,
       lazy: false,
       on: {

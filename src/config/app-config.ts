@@ -73,6 +73,44 @@ export const appConfigSchema = z
       .trim()
       .optional()
       .transform((v) => (v ? v : undefined)),
+    /** An admin API key that always works (src/auth); long enough that guessing it is hopeless. */
+    ADMIN_API_KEY: z
+      .string()
+      .trim()
+      .min(32, 'must be at least 32 characters (use e.g. `openssl rand -base64 32`)')
+      .max(512)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it travels in an Authorization header)')
+      .optional(),
+    /** Where the first start writes the admin key it creates when there is no ADMIN_API_KEY and no key stored (mode 0600). */
+    ADMIN_KEY_FILE: z.string().trim().min(1).default('./.llmfleet/admin-api-key'),
+    /** Browser origins allowed to call the API cross-origin and to open WebSockets (comma-separated); none by default. */
+    CORS_ORIGINS: z
+      .string()
+      .trim()
+      .default('')
+      .transform((v, ctx) => {
+        const origins = v
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean);
+        for (const origin of origins) {
+          if (!isOrigin(origin)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `"${origin}" is not an origin like https://dashboard.example.com (scheme, host, optional port; no path)`,
+            });
+          }
+        }
+        return origins.map((o) => (isOrigin(o) ? new URL(o).origin : o));
+      }),
+    /** Trust X-Forwarded-* from a reverse proxy (express `trust proxy`): the session cookie is then Secure behind TLS. */
+    TRUST_PROXY: bool('TRUST_PROXY').default(false),
+    /** How long a dashboard session (POST /api/session) lasts; never past its key's own expiry. */
+    SESSION_TTL_MS: z.coerce
+      .number()
+      .int()
+      .min(60_000)
+      .default(12 * 60 * 60 * 1000),
     NODE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(300_000).default(5000),
     /** A node that has not heartbeaten for this long is OFFLINE. */
     NODE_OFFLINE_AFTER_MS: z.coerce.number().int().min(300).default(15_000),
@@ -118,6 +156,17 @@ export const appConfigSchema = z
 
 export type AppConfig = z.infer<typeof appConfigSchema>;
 
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol) && url.origin === value.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
+
+const SECRET_VARIABLES = new Set(['ADMIN_API_KEY', 'NODE_JOIN_TOKEN', 'HF_TOKEN']);
+
 export class ConfigValidationError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -134,7 +183,10 @@ export function parseAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     result.error.issues.map((issue) => {
       const name = issue.path.join('.');
       const value = env[name];
-      return `${name}=${JSON.stringify(value)}: ${issue.message}`;
+      // A secret's value never reaches a log line, even a wrong one (it may be a real key with a typo).
+      const shown =
+        SECRET_VARIABLES.has(name) && value ? `(hidden, ${value.length} characters)` : JSON.stringify(value);
+      return `${name}=${shown}: ${issue.message}`;
     }),
   );
 }

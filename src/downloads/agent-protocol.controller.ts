@@ -1,4 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Param, Post, Put, UseFilters } from '@nestjs/common';
+import { NodeProtocol } from '../auth/auth-policy.js';
 import { DomainExceptionFilter } from '../errors/domain-exception.filter.js';
 import { bearerOf } from '../nodes/node-tokens.js';
 import { NodesService } from '../nodes/nodes.service.js';
@@ -10,6 +11,7 @@ import { ModelStateRelay } from './model-state-relay.service.js';
  * credentials; heartbeats are authenticated per node and carry metrics and the state of every model the node holds.
  */
 @Controller('api/nodes')
+@NodeProtocol()
 @UseFilters(DomainExceptionFilter)
 export class AgentProtocolController {
   constructor(

@@ -1,5 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { sendRestRefusal } from '../auth/auth-responses.js';
+import { AuthError } from '../auth/auth.errors.js';
 import { DomainError, PublicErrorCode } from '../common/domain-error.js';
 import { openAiError } from '../shared/openai/openai-error.js';
 import { httpStatusOf, publicCodeOf } from './error-mapper.js';
@@ -12,6 +14,7 @@ export class DomainExceptionFilter implements ExceptionFilter<DomainError> {
   catch(err: DomainError, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw err;
     const res = host.switchToHttp().getResponse<Response>();
+    if (err instanceof AuthError) return sendRestRefusal(res, err);
     const code = publicCodeOf(err);
     if (code === PublicErrorCode.INTERNAL_SERVER_ERROR) {
       this.logger.error(err.stack ?? err.message);

@@ -1,3 +1,4 @@
+import { AuthError, AuthErrorReason } from '../auth/auth.errors.js';
 import { CatalogError, CatalogErrorReason } from '../catalog/catalog.errors.js';
 import { DomainError, PublicErrorCode } from '../common/domain-error.js';
 import { DownloadsError, DownloadsErrorReason } from '../downloads/downloads.errors.js';
@@ -16,6 +17,7 @@ export function publicCodeOf(err: DomainError): PublicErrorCode {
   if (err instanceof DownloadsError) return downloadsCode(err.reason);
   if (err instanceof RepairError) return repairCode(err.reason);
   if (err instanceof DependencyError) return PublicErrorCode.UPSTREAM_UNAVAILABLE;
+  if (err instanceof AuthError) return authCode(err.reason);
   return PublicErrorCode.INTERNAL_SERVER_ERROR;
 }
 
@@ -106,6 +108,27 @@ function repairCode(reason: RepairErrorReason): PublicErrorCode {
       return PublicErrorCode.NOT_FOUND;
     case RepairErrorReason.NODE_OFFLINE:
       return PublicErrorCode.UPSTREAM_UNAVAILABLE;
+  }
+}
+
+function authCode(reason: AuthErrorReason): PublicErrorCode {
+  switch (reason) {
+    case AuthErrorReason.KEY_MISSING:
+    case AuthErrorReason.KEY_MALFORMED:
+    case AuthErrorReason.KEY_UNKNOWN:
+    case AuthErrorReason.KEY_EXPIRED:
+    case AuthErrorReason.KEY_REVOKED:
+    case AuthErrorReason.KEY_IN_QUERY_STRING:
+    case AuthErrorReason.SESSION_INVALID:
+      return PublicErrorCode.UNAUTHENTICATED;
+    case AuthErrorReason.ROLE_TOO_LOW:
+    case AuthErrorReason.NO_POLICY:
+    case AuthErrorReason.ORIGIN_NOT_ALLOWED:
+      return PublicErrorCode.FORBIDDEN;
+    case AuthErrorReason.INVALID_ARGUMENT:
+      return PublicErrorCode.BAD_USER_INPUT;
+    case AuthErrorReason.API_KEY_NOT_FOUND:
+      return PublicErrorCode.NOT_FOUND;
   }
 }
 

@@ -3,12 +3,14 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
+import { Public } from '../auth/auth-policy.js';
 import { REDIS } from '../events/redis.tokens.js';
 import { describePostgresError, describeRedisError } from './dependency-check.js';
 
 type Check = 'up' | 'down';
 
 @Controller('health')
+@Public()
 export class HealthController {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,

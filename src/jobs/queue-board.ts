@@ -4,6 +4,9 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { INestApplication } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import type { RequestHandler } from 'express';
+import { ApiKeyRole } from '../auth/api-key-role.js';
+import { guardMount } from '../auth/mount-guard.js';
 import { QueueName } from './job-catalog.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
@@ -16,5 +19,10 @@ export function mountQueueBoard(app: INestApplication): void {
     (name) => new BullMQAdapter(app.get<Queue>(getQueueToken(name), { strict: false })),
   );
   createBullBoard({ queues, serverAdapter });
-  app.use(QUEUE_BOARD_PATH, serverAdapter.getRouter());
+  // The same keys or session cookie as the API: VIEWER may look, only ADMIN may retry, clean or pause.
+  guardMount(
+    app,
+    { path: QUEUE_BOARD_PATH, read: ApiKeyRole.VIEWER, write: ApiKeyRole.ADMIN },
+    serverAdapter.getRouter() as RequestHandler,
+  );
 }

@@ -1,4 +1,6 @@
 import { Controller, Get, NotFoundException, Param, UseFilters } from '@nestjs/common';
+import { InferenceApi } from '../auth/auth-policy.js';
+import { ApiKeyRole, RequireRole } from '../auth/require-role.decorator.js';
 import { DomainExceptionFilter } from '../errors/domain-exception.filter.js';
 import { openAiError } from '../shared/openai/openai-error.js';
 import type { ModelManifest } from './manifest.js';
@@ -32,6 +34,7 @@ export class ModelsController {
 
   /** OpenAI's model list, for OpenAI clients: registered models only, with `ready` and `status` added. */
   @Get('v1/models')
+  @InferenceApi()
   async list(): Promise<{ object: 'list'; data: OpenAiModel[] }> {
     const views = (await this.registry.list()).filter((v) => v.registration !== null);
     return { object: 'list', data: views.map(openAiModel) };
@@ -42,6 +45,7 @@ export class ModelsController {
    * send them %2F-encoded, curl users raw; the wildcard takes both.
    */
   @Get('v1/models/*id')
+  @InferenceApi()
   async retrieve(@Param('id') id: string | string[]): Promise<OpenAiModel> {
     const modelId = Array.isArray(id) ? id.join('/') : id;
     const view = await this.registry.find(modelId);
@@ -58,6 +62,7 @@ export class ModelsController {
 
   /** What a node downloads: each file's Hub URL pinned to the registered commit, its size and sha256. */
   @Get('api/models/registry/*modelId/manifest.json')
+  @RequireRole(ApiKeyRole.VIEWER)
   async manifest(@Param('modelId') modelId: string | string[]): Promise<ModelManifest> {
     return this.registry.manifest(Array.isArray(modelId) ? modelId.join('/') : modelId);
   }

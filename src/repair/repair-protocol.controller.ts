@@ -1,4 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Param, Post, UseFilters } from '@nestjs/common';
+import { NodeProtocol } from '../auth/auth-policy.js';
 import { DomainExceptionFilter } from '../errors/domain-exception.filter.js';
 import { bearerOf } from '../nodes/node-tokens.js';
 import { NodesService } from '../nodes/nodes.service.js';
@@ -7,6 +8,7 @@ import { RepairService } from './repair.service.js';
 
 /** Agents report load and check failures here; the repair policy answers what happens next. */
 @Controller('api/nodes')
+@NodeProtocol()
 @UseFilters(DomainExceptionFilter)
 export class RepairProtocolController {
   constructor(

@@ -4,6 +4,7 @@ import { Body, Controller, Logger, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { LifecycleStatus } from '../nodes/lifecycle-status.js';
+import { InferenceApi } from '../auth/auth-policy.js';
 import type { ModelView } from '../registry/registry.service.js';
 import { RepairStatus } from '../repair/repair-status.js';
 import { RepairService } from '../repair/repair.service.js';
@@ -26,6 +27,7 @@ const COMING_SOON: ReadonlySet<LifecycleStatus> = new Set([
  * when none can answer, so the client still gets seed 004's `model_repairing` body and Retry-After.
  */
 @Controller('v1/chat')
+@InferenceApi()
 export class ChatCompletionsController {
   private readonly logger = new Logger(ChatCompletionsController.name);
 

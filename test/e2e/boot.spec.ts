@@ -15,6 +15,7 @@ describe('control plane process', () => {
     EMBEDDED_AGENT: 'false',
     HOST: '127.0.0.1',
     HF_ENDPOINT: 'http://127.0.0.1:9',
+    ADMIN_API_KEY: env.config.ADMIN_API_KEY!,
   };
 
   afterAll(async () => {
@@ -29,7 +30,9 @@ describe('control plane process', () => {
       await proc.waitForOutput(/listening on/);
       const res = await fetch(`http://127.0.0.1:${port}/health`);
       expect(await res.json()).toEqual({ status: 'ok', checks: { database: 'up', redis: 'up' } });
-      const models = await fetch(`http://127.0.0.1:${port}/v1/models`);
+      const models = await fetch(`http://127.0.0.1:${port}/v1/models`, {
+        headers: { authorization: `Bearer ${baseEnv.ADMIN_API_KEY}` },
+      });
       expect(await models.json()).toEqual({ object: 'list', data: [] });
     } finally {
       await proc.stop();

@@ -24,7 +24,7 @@ describe('control plane killed mid-download', () => {
   const gql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env.config.ADMIN_API_KEY}` },
       body: JSON.stringify({ query, variables }),
     });
     const body = (await res.json()) as GqlResponse<T>;
@@ -43,6 +43,7 @@ describe('control plane killed mid-download', () => {
       LOG_LEVEL: 'warn',
       EMBEDDED_AGENT: 'false',
       HF_ENDPOINT: hub.url,
+      ADMIN_API_KEY: env.config.ADMIN_API_KEY!,
       SUPPORTED_MODELS_PATH: await writeCatalog([]),
       NODE_HEARTBEAT_INTERVAL_MS: '300',
       NODE_OFFLINE_AFTER_MS: '3000',

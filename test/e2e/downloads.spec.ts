@@ -176,7 +176,9 @@ describe('downloads to nodes', () => {
     expect(events[0]!.modelId).toBe('hf/fleet/tiny-GGUF');
     sub.close();
 
-    const v1 = (await (await fetch(`${app.url}/v1/models`)).json()) as { data: Array<{ id: string; ready: boolean }> };
+    const v1 = (await (await fetch(`${app.url}/v1/models`, { headers: app.authHeaders() })).json()) as {
+      data: Array<{ id: string; ready: boolean }>;
+    };
     expect(v1.data.find((m) => m.id === 'hf/fleet/tiny-GGUF')?.ready).toBe(true);
   });
 

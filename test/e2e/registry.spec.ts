@@ -283,7 +283,7 @@ describe('registry (GraphQL + REST, local Hub)', () => {
   });
 
   it('serves /v1/models in the OpenAI list shape with ready and status', async () => {
-    const res = await fetch(`${app.url}/v1/models`);
+    const res = await fetch(`${app.url}/v1/models`, { headers: app.authHeaders() });
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       object: string;
@@ -302,7 +302,7 @@ describe('registry (GraphQL + REST, local Hub)', () => {
       '/api/models/registry/hf/community/big-GGUF/manifest.json',
       `/api/models/registry/${encodeURIComponent('hf/community/big-GGUF')}/manifest.json`,
     ]) {
-      const res = await fetch(`${app.url}${path}`);
+      const res = await fetch(`${app.url}${path}`, { headers: app.authHeaders() });
       expect(res.status).toBe(200);
       const manifest = (await res.json()) as {
         modelId: string;
@@ -323,10 +323,12 @@ describe('registry (GraphQL + REST, local Hub)', () => {
       const { createHash } = await import('node:crypto');
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(manifest.files[0]!.sha256);
     }
-    const missing = await fetch(`${app.url}/api/models/registry/nope/manifest.json`);
+    const missing = await fetch(`${app.url}/api/models/registry/nope/manifest.json`, { headers: app.authHeaders() });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'model_not_found' } });
-    const notRegistered = await fetch(`${app.url}/api/models/registry/ghost/manifest.json`);
+    const notRegistered = await fetch(`${app.url}/api/models/registry/ghost/manifest.json`, {
+      headers: app.authHeaders(),
+    });
     expect(notRegistered.status).toBe(404);
     expect(await notRegistered.json()).toMatchObject({ error: { code: 'not_registered' } });
   });
@@ -433,10 +435,10 @@ describe('registry (GraphQL + REST, local Hub)', () => {
   });
 
   it('serves the queue admin (Bull Board) over the download and repair queues', async () => {
-    const page = await fetch(`${app.url}/admin/queues`);
+    const page = await fetch(`${app.url}/admin/queues`, { headers: app.authHeaders() });
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/<html/i);
-    const api = await fetch(`${app.url}/admin/queues/api/queues`);
+    const api = await fetch(`${app.url}/admin/queues/api/queues`, { headers: app.authHeaders() });
     const { queues } = (await api.json()) as { queues: Array<{ name: string }> };
     expect(queues.map((q) => q.name).sort()).toEqual(['downloads', 'repairs']);
   });

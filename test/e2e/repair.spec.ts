@@ -95,7 +95,7 @@ describe('automatic repair', () => {
   const chat = (name: string) =>
     fetch(`${app.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...app.authHeaders() },
       body: JSON.stringify({ model: modelId(name), messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4 }),
     });
 

@@ -5,6 +5,11 @@ import { createApp } from '../../src/app.factory.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import { testEnv, type TestEnv } from './test-env.js';
 
+/** Whose key a request carries: the harness's admin key by default, another key, or none (`null`). */
+export interface AsKey {
+  key?: string | null;
+}
+
 export interface GqlResponse<T> {
   data?: T;
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> & { code?: string } }>;
@@ -38,39 +43,67 @@ export class AppHarness {
     return new AppHarness(app, `http://127.0.0.1:${address.port}`, config, env);
   }
 
+  /** The admin key the harness boots with (ADMIN_API_KEY) and sends unless told otherwise. */
+  get adminKey(): string {
+    return this.config.ADMIN_API_KEY!;
+  }
+
+  /** `Authorization: Bearer <key>` for raw fetch calls (the admin key by default; `null`: no header). */
+  authHeaders(key: string | null = this.adminKey): Record<string, string> {
+    return key === null ? {} : { authorization: `Bearer ${key}` };
+  }
+
   async gql<T = Record<string, unknown>>(
     query: string,
     variables: Record<string, unknown> = {},
+    { key = this.adminKey }: AsKey = {},
   ): Promise<GqlResponse<T>> {
     const res = await fetch(`${this.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...this.authHeaders(key) },
       body: JSON.stringify({ query, variables }),
     });
     return (await res.json()) as GqlResponse<T>;
   }
 
   /** Runs a query that must succeed and returns its data. */
-  async data<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const res = await this.gql<T>(query, variables);
+  async data<T = Record<string, unknown>>(
+    query: string,
+    variables: Record<string, unknown> = {},
+    as: AsKey = {},
+  ): Promise<T> {
+    const res = await this.gql<T>(query, variables, as);
     if (res.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
     return res.data!;
   }
 
-  ws(): Client {
+  /** A new API key of this role (created with the admin key); returns the secret. */
+  async createKey(
+    role: 'ADMIN' | 'OPERATOR' | 'VIEWER' | 'INFERENCE',
+    name = `${role.toLowerCase()} key`,
+  ): Promise<string> {
+    const { createApiKey } = await this.data<{ createApiKey: { key: string } }>(
+      'mutation($name: String!, $role: ApiKeyRole!) { createApiKey(name: $name, role: $role) { key } }',
+      { name, role },
+    );
+    return createApiKey.key;
+  }
+
+  ws({ key = this.adminKey }: AsKey = {}): Client {
     const client = createClient({
       url: `${this.url.replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,
       retryAttempts: 0,
       lazy: false,
+      connectionParams: key === null ? undefined : { authorization: `Bearer ${key}` },
     });
     this.wsClients.push(client);
     return client;
   }
 
   /** Subscribes and collects events; `ready` resolves once the server acknowledged the subscription. */
-  subscribe<T>(query: string, variables: Record<string, unknown> = {}): Subscription<T> {
-    return new Subscription<T>(this.ws(), query, variables);
+  subscribe<T>(query: string, variables: Record<string, unknown> = {}, as: AsKey = {}): Subscription<T> {
+    return new Subscription<T>(this.ws(as), query, variables);
   }
 
   async stop(): Promise<void> {

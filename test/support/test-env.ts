@@ -23,6 +23,8 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     LOG_LEVEL: 'silent',
     EMBEDDED_AGENT: 'false',
     HF_ENDPOINT: 'http://127.0.0.1:9',
+    // Every test runs with auth on: this admin key is what AppHarness sends (harness.adminKey).
+    ADMIN_API_KEY: `test-admin-${randomBytes(24).toString('base64url')}`,
     ...overrides,
   });
   return {

@@ -49,3 +49,30 @@ describe('parseAppConfig', () => {
     expect(problems.join('\n')).toMatch(/^LOG_LEVEL="loud"/m);
   });
 });
+
+describe('parseAppConfig: security settings', () => {
+  it('needs ADMIN_API_KEY to be at least 32 characters, and never echoes its value', () => {
+    const short = 'hunter2-but-longer';
+    let message = '';
+    try {
+      parseAppConfig({ ADMIN_API_KEY: short });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/ADMIN_API_KEY=\(hidden, 18 characters\): must be at least 32 characters/);
+    expect(message).not.toContain(short);
+    expect(parseAppConfig({ ADMIN_API_KEY: 'x'.repeat(32) }).ADMIN_API_KEY).toBe('x'.repeat(32));
+  });
+
+  it('reads CORS_ORIGINS as a list of origins (none by default) and refuses anything else', () => {
+    expect(parseAppConfig({}).CORS_ORIGINS).toEqual([]);
+    expect(parseAppConfig({ CORS_ORIGINS: 'https://a.example.com, http://b.example.com:8080/' }).CORS_ORIGINS).toEqual([
+      'https://a.example.com',
+      'http://b.example.com:8080',
+    ]);
+    expect(() => parseAppConfig({ CORS_ORIGINS: 'https://a.example.com/app' })).toThrow(
+      /CORS_ORIGINS=.*"https:\/\/a.example.com\/app" is not an origin/,
+    );
+    expect(() => parseAppConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+  });
+});

@@ -3,7 +3,10 @@ import { Plugin } from '@nestjs/apollo';
 import { Kind, OperationTypeNode } from 'graphql';
 import { ModelsQueryCache } from './models-query-cache.service.js';
 
-/** Root fields whose answers change only with a model status event or new Hub figures. */
+/**
+ * Root fields whose answers change only with a model status event or new Hub figures. Each must need exactly VIEWER
+ * (the cache middleware serves any VIEWER caller): a field with @RequireRole does not belong here.
+ */
 const CACHEABLE_ROOT_FIELDS = new Set(['models', 'model', 'supportedModels']);
 
 /** Fills ModelsQueryCache with the serialized answers of read-only model queries (the middleware serves them). */
