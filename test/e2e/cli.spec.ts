@@ -28,7 +28,8 @@ describe('llmfleet CLI', () => {
   let app: AppHarness;
   let agent: AgentHandle;
   let user: CliUser;
-  const key = 'cli-test-key-0123456789abcdef0123456789';
+  // The harness's admin key (ADMIN_API_KEY): what an operator would log in with.
+  let key: string;
 
   beforeAll(async () => {
     hub = await FakeHub.start();
@@ -60,6 +61,7 @@ describe('llmfleet CLI', () => {
       DOWNLOAD_BACKOFF_MS: '200',
       DOWNLOAD_ATTEMPTS: '2',
     });
+    key = app.adminKey;
     agent = await startAgent(app, 'node-a');
     await waitUntil('the agent joined', async () => {
       const { nodes } = await app.data<{ nodes: unknown[] }>('{ nodes(status: ONLINE) { id } }');
