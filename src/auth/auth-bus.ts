@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
+import { createRedisClient } from '../events/redis-client.js';
 import { REDIS } from '../events/redis.tokens.js';
 
 /** What one replica tells the others so that no cache or open socket outlives a revocation. */
@@ -23,7 +24,7 @@ export class AuthBus implements OnModuleInit, OnApplicationShutdown {
     @Inject(REDIS) private readonly redis: Redis,
   ) {
     this.channel = `${config.REDIS_PREFIX}:auth`;
-    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
+    this.subscriber = createRedisClient(config.REDIS_URL, { maxRetriesPerRequest: null });
   }
 
   async onModuleInit(): Promise<void> {
@@ -35,8 +36,10 @@ export class AuthBus implements OnModuleInit, OnApplicationShutdown {
         this.logger.error(`Unreadable auth message: ${(err as Error).message}`);
       }
     });
-    await this.subscriber.connect();
-    await this.subscriber.subscribe(this.channel);
+    // ioredis re-subscribes by itself after a reconnect; while Redis is away, cache TTLs bound staleness.
+    await this.subscriber.subscribe(this.channel).catch((err: unknown) => {
+      this.logger.error(`Could not subscribe to revocations: ${(err as Error).message}`);
+    });
   }
 
   onMessage(listener: (message: AuthBusMessage) => void): void {
