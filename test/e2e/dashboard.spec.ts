@@ -138,7 +138,11 @@ describe('dashboard in a browser', () => {
 
     // GraphQL clients still reach the API at /graphql; a browser gets GraphiQL there.
     expect(await gql<{ __typename: string }>('{ __typename }')).toEqual({ __typename: 'Query' });
-    const graphiql = await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } });
+    // GraphiQL only with a key (issue 8): without one, /graphql answers 401 before any page or schema.
+    expect((await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } })).status).toBe(401);
+    const graphiql = await fetch(`${url}/graphql`, {
+      headers: { accept: 'text/html', authorization: `Bearer ${ADMIN_KEY}` },
+    });
     expect(graphiql.headers.get('cache-control')).toBe('no-cache');
     expect(await graphiql.text()).toMatch(/GraphiQL/);
     expect((await fetch(`${url}/health`)).status).toBe(200);
@@ -146,10 +150,14 @@ describe('dashboard in a browser', () => {
     // No SPA fallback swallows unknown paths (the dashboard routes by #hash).
     expect((await fetch(`${url}/no/such/page`)).status).toBe(404);
 
+    // A browser reaches GraphiQL with the session cookie (signed in through the API here; the next test signs in
+    // through the page), then signs out again.
+    expect((await page.request.post(`${url}/api/session`, { data: { key: ADMIN_KEY } })).status()).toBe(200);
     await page.goto(`${url}/graphql`);
     await page.locator('.graphiql-container').waitFor({ timeout: 60_000 });
     await page.locator('.graphiql-query-editor').first().waitFor();
     await screenshot(page, 'graphiql', shots);
+    expect((await page.request.delete(`${url}/api/session`)).status()).toBe(204);
   });
 
   it('signs in and shows the Model Hub; registers a catalog model', async () => {

@@ -45,8 +45,9 @@ export function watchPage(page: Page, origin: string): PageWatch {
     if (msg.type() !== 'error') return;
     const noise =
       NETWORK_NOISE.some((re) => re.test(text)) ||
-      // A server without access control answers the session probe with 404: the page treats that as an open server.
-      (/status of 404/.test(text) && msg.location().url.endsWith('/api/session'));
+      // The session probe of a signed-out page and a sign-in with a wrong key answer 401 (the contract's answer, which
+      // Chromium logs on its own); a server without access control answers the probe with 404.
+      (/status of (401|404)/.test(text) && msg.location().url.endsWith('/api/session'));
     (noise ? watch.networkNoise : watch.consoleErrors).push(text);
   });
   page.on('pageerror', (err) => watch.consoleErrors.push(`uncaught: ${err.message}`));
