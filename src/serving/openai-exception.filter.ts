@@ -1,6 +1,8 @@
 import { ArgumentsHost, Catch, HttpException, Inject, Logger } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { Request, Response } from 'express';
+import { sendRestRefusal } from '../auth/auth-responses.js';
+import { AuthError } from '../auth/auth.errors.js';
 import { DomainError, PublicErrorCode } from '../common/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
@@ -37,6 +39,8 @@ export class OpenAiExceptionFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
+    // Refusals of the auth guard have one shape on every route (401 invalid_api_key / 403, OpenAI's shape).
+    if (exception instanceof AuthError) return sendRestRefusal(http.getResponse<Response>(), exception);
     const req = http.getRequest<Request>();
     if (!isV1Path(req.path)) return super.catch(exception, host);
     const res = http.getResponse<Response>();
