@@ -105,8 +105,8 @@ describe('a normalized client cache follows the fleet from subscriptions alone (
     );
     await app.data('mutation($u: String!) { registerHfModel(url: $u) { id } }', { u: 'fleet/tiny-GGUF' });
 
-    // The key goes here once the API needs one: headers for HTTP, connectionParams for the socket.
-    const headers: Record<string, string> = {};
+    // The admin key: a header for HTTP, connectionParams for the socket.
+    const headers: Record<string, string> = { ...app.authHeaders() };
     ws = createClient({
       url: `${app.url.replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,
