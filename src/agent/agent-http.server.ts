@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type {
+  AgentDownloadAccepted,
   AgentDownloadEvent,
   AgentDownloadRequest,
   AgentModelState,
@@ -100,7 +101,7 @@ export class AgentHttpServer {
     if (req.method === 'POST' && url.pathname === '/v1/agent/downloads') return this.download(req, res);
     if (req.method === 'GET' && url.pathname === '/v1/agent/models')
       return sendJson(res, 200, { models: this.models.snapshot() });
-    const match = /^\/v1\/agent\/models\/([^/]+)(?:\/(repair|verify))?$/.exec(url.pathname);
+    const match = /^\/v1\/agent\/models\/([^/]+)(?:\/(repair|verify|cancel))?$/.exec(url.pathname);
     if (match) {
       const modelId = decodeURIComponent(match[1]!);
       if (req.method === 'DELETE' && !match[2]) {
@@ -109,6 +110,8 @@ export class AgentHttpServer {
         return;
       }
       if (req.method === 'POST' && match[2] === 'repair') return this.repair(req, res, modelId);
+      if (req.method === 'POST' && match[2] === 'cancel')
+        return sendJson(res, 200, { state: await this.models.cancel(modelId) });
       if (req.method === 'POST' && match[2] === 'verify')
         return sendJson(res, 200, await this.repairs.verify(modelId, 'VERIFY'));
     }
@@ -148,6 +151,12 @@ export class AgentHttpServer {
     const parsed = downloadRequestSchema.safeParse(await readProtocolJson(req));
     if (!parsed.success) return badRequest(res, parsed.error);
     const request: AgentDownloadRequest = parsed.data;
+    if (/respond-async/i.test(String(req.headers.prefer ?? ''))) {
+      // The control plane does not follow the transfer: the agent owns it and pushes its states (StatePusher).
+      this.models.ensure(request).done.catch(() => undefined);
+      const accepted: AgentDownloadAccepted = { accepted: true, state: this.models.get(request.modelId) ?? null };
+      return sendJson(res, 202, accepted);
+    }
     return this.stream(res, (listener) => this.models.ensure(request, listener));
   }
 

@@ -9,6 +9,8 @@ import {
   type HeartbeatResponse,
   type NodeCapacity,
   type RegisterNodeResponse,
+  type AgentModelState,
+  type StatesReportResponse,
 } from '../shared/agent-protocol.js';
 
 export interface NodeCredentials {
@@ -77,11 +79,27 @@ export class ControlPlaneClient {
     return res;
   }
 
-  async heartbeat(body: HeartbeatRequest): Promise<HeartbeatResponse> {
+  /** `timeoutMs` is kept under the heartbeat interval, so a slow answer is retried before the node looks silent. */
+  async heartbeat(body: HeartbeatRequest, timeoutMs = 10_000): Promise<HeartbeatResponse> {
     if (!this.credentials) throw new ControlPlaneError(401, 'not registered');
-    return this.request<HeartbeatResponse>('PUT', `/api/nodes/${this.credentials.nodeId}/heartbeat`, body, {
-      authorization: `Bearer ${this.credentials.nodeToken}`,
-    });
+    return this.request<HeartbeatResponse>(
+      'PUT',
+      `/api/nodes/${this.credentials.nodeId}/heartbeat`,
+      body,
+      { authorization: `Bearer ${this.credentials.nodeToken}` },
+      timeoutMs,
+    );
+  }
+
+  /** Pushes model states that changed (download progress and transitions): the control plane does not poll. */
+  async reportStates(models: AgentModelState[]): Promise<StatesReportResponse> {
+    if (!this.credentials) throw new ControlPlaneError(401, 'not registered');
+    return this.request<StatesReportResponse>(
+      'POST',
+      `/api/nodes/${this.credentials.nodeId}/states`,
+      { models },
+      { authorization: `Bearer ${this.credentials.nodeToken}` },
+    );
   }
 
   /** Tells the control plane a model failed here; its repair policy answers what happens next. */
@@ -96,12 +114,18 @@ export class ControlPlaneClient {
     return this.request<T>('POST', path, body, this.joinToken ? { 'x-llmfleet-join-token': this.joinToken } : {});
   }
 
-  private async request<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    timeoutMs = 10_000,
+  ): Promise<T> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
     if (!res.ok) {

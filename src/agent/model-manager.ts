@@ -22,6 +22,9 @@ export interface ModelManagerOptions {
 
 export type StateListener = (state: AgentModelState, terminal: { retryable: boolean } | null) => void;
 
+/** Hears every state change of every model (the agent pushes them to the control plane). */
+export type ChangeListener = (state: AgentModelState) => void;
+
 interface InFlight {
   promise: Promise<void>;
   listeners: Set<StateListener>;
@@ -38,7 +41,10 @@ export class ModelManager {
   private readonly retryable = new Map<string, boolean>();
   /** The manifest each model was fetched from (what its files must be). */
   private readonly manifests = new Map<string, AgentDownloadRequest>();
+  /** Models whose fetch in flight is being cancelled (cancelDownload), as opposed to removed or failed. */
+  private readonly cancelling = new Set<string>();
   private lastVersion = 0;
+  private changeListener: ChangeListener | null = null;
 
   constructor(
     private readonly store: ModelStore,
@@ -46,6 +52,10 @@ export class ModelManager {
     private readonly options: ModelManagerOptions,
     private readonly log: Logger,
   ) {}
+
+  onChange(listener: ChangeListener): void {
+    this.changeListener = listener;
+  }
 
   snapshot(): AgentModelState[] {
     return [...this.states.values()];
@@ -70,7 +80,34 @@ export class ModelManager {
       listener?.(current, { retryable: false });
       return { done: Promise.resolve(), detach: () => undefined };
     }
-    return this.fetch(request, null, listener);
+    return this.fetch(
+      request,
+      // A new request undoes an earlier cancel; the partial file is resumed.
+      () => this.store.markCancelled(request.modelId, false),
+      listener,
+    );
+  }
+
+  /**
+   * Stops the model's download, keeping its partial files for a later resume; the state becomes CANCELLED (and stays
+   * so across agent restarts). Returns the state, or null when this node has nothing of the model.
+   */
+  async cancel(modelId: string): Promise<AgentModelState | null> {
+    const flight = this.inFlight.get(modelId);
+    if (flight) {
+      this.cancelling.add(modelId);
+      await this.store.markCancelled(modelId, true);
+      flight.abort.abort();
+      await flight.promise.catch(() => undefined);
+      this.cancelling.delete(modelId);
+    }
+    const current = this.states.get(modelId);
+    if (!current) return null;
+    if (current.lifecycleStatus === 'PENDING' || current.lifecycleStatus === 'DOWNLOADING') {
+      await this.store.markCancelled(modelId, true);
+      this.set(modelId, 'CANCELLED', current.bytesDone, current.bytesTotal, null, null, null);
+    }
+    return this.states.get(modelId) ?? null;
   }
 
   /**
@@ -169,6 +206,11 @@ export class ModelManager {
       const finals = await Promise.all(paths.map((p) => this.store.sizeOf(p)));
       const partials = await Promise.all(paths.map((p) => this.store.sizeOf(`${p}.partial`)));
       if (finals.some((size, i) => size === null && partials[i] !== null)) {
+        if (await this.store.isCancelled(request.modelId)) {
+          const kept = partials.reduce<number>((sum, size, i) => sum + (size ?? finals[i] ?? 0), 0);
+          this.set(request.modelId, 'CANCELLED', kept, totalBytes(request), null, null, null);
+          continue;
+        }
         this.log.info({ modelId: request.modelId }, 'resuming unfinished download');
         this.ensure(request).done.catch(() => undefined);
         continue;
@@ -247,7 +289,10 @@ export class ModelManager {
     } catch (err) {
       const current = this.states.get(modelId);
       const bytesDone = current?.bytesDone ?? done;
-      if (err instanceof DownloadError) {
+      if (this.cancelling.has(modelId)) {
+        this.set(modelId, 'CANCELLED', bytesDone, bytesTotal, null, null, null);
+        this.finish(modelId, { retryable: false });
+      } else if (err instanceof DownloadError) {
         this.fail(modelId, bytesDone, bytesTotal, err.code, err.message, err.retryable);
       } else {
         this.log.error({ err, modelId }, 'unexpected failure while fetching a model');
@@ -294,11 +339,13 @@ export class ModelManager {
       errorCode,
       errorMessage,
       version: this.nextVersion(),
+      ...(lifecycleStatus === 'ERROR' ? { retryable: this.retryable.get(modelId) ?? true } : {}),
     };
     this.states.set(modelId, state);
+    this.changeListener?.(state);
     if (lifecycleStatus !== 'ERROR') this.retryable.delete(modelId);
     const flight = this.inFlight.get(modelId);
-    if (flight && lifecycleStatus !== 'READY' && lifecycleStatus !== 'ERROR') {
+    if (flight && lifecycleStatus !== 'READY' && lifecycleStatus !== 'ERROR' && lifecycleStatus !== 'CANCELLED') {
       for (const listener of flight.listeners) listener(state, null);
     }
   }

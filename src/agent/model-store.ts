@@ -3,6 +3,8 @@ import { join, resolve, sep } from 'node:path';
 import type { AgentDownloadRequest } from '../shared/agent-protocol.js';
 
 const MANIFEST = 'llmfleet-model.json';
+/** Present while a download is cancelled: a restarted agent keeps the partial file but does not resume it. */
+const CANCELLED = 'llmfleet-cancelled';
 
 /**
  * Where models live under MODELS_DIR: one directory per model (its id, URL-encoded), holding the files at their repo
@@ -51,6 +53,17 @@ export class ModelStore {
       }
     }
     return found;
+  }
+
+  async markCancelled(modelId: string, cancelled: boolean): Promise<void> {
+    const marker = join(this.dirFor(modelId), CANCELLED);
+    if (!cancelled) return rm(marker, { force: true });
+    await mkdir(this.dirFor(modelId), { recursive: true });
+    await writeFile(marker, new Date().toISOString());
+  }
+
+  async isCancelled(modelId: string): Promise<boolean> {
+    return (await this.sizeOf(join(this.dirFor(modelId), CANCELLED))) !== null;
   }
 
   async remove(modelId: string): Promise<void> {

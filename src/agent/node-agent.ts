@@ -11,6 +11,7 @@ import { FileDownloader } from './download/file-downloader.js';
 import { MetricsCollector } from './metrics.collector.js';
 import { ModelManager } from './model-manager.js';
 import { ModelStore } from './model-store.js';
+import { StatePusher } from './state-pusher.js';
 
 /**
  * One node: serves the agent protocol, rescans MODELS_DIR (resuming unfinished downloads), registers with the
@@ -24,6 +25,7 @@ export class NodeAgent {
   readonly inference: InferenceService;
   private readonly controlPlane: ControlPlaneClient;
   private readonly http: AgentHttpServer;
+  private readonly pusher: StatePusher;
   private timer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Found broken by the start-up quick checks; reported once the control plane knows us. */
@@ -72,6 +74,10 @@ export class NodeAgent {
       log,
       config.V1_BODY_LIMIT,
     );
+    this.pusher = new StatePusher((models) => this.controlPlane.reportStates(models), log);
+    this.models.onChange((state) => {
+      if (this.registered) this.pusher.push(state);
+    });
   }
 
   get nodeId(): string | null {
@@ -94,6 +100,7 @@ export class NodeAgent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.pusher.stop();
     if (this.timer) clearTimeout(this.timer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.http.close();
@@ -115,25 +122,33 @@ export class NodeAgent {
     }
   }
 
-  /** Registers if needed, then heartbeats; a failure is logged and tried again next tick (the control plane may be restarting). */
+  /**
+   * Registers if needed, then heartbeats on a fixed cadence (the next one is due an interval after this one started,
+   * not after it answered). A failed heartbeat is retried within a second instead of an interval later, and one gives up
+   * after two intervals (5 s at least, for a loaded control plane), so a slow answer costs less than the several
+   * intervals (NODE_OFFLINE_AFTER_MS ≥ 3 × NODE_HEARTBEAT_INTERVAL_MS) after which the control plane calls it OFFLINE.
+   */
   private async tick(): Promise<void> {
+    const started = Date.now();
+    let ok = false;
     try {
       if (!this.registered) await this.register();
-      const res = await this.controlPlane.heartbeat({
-        metrics: await this.metrics.metrics(),
-        models: this.models.snapshot(),
-      });
+      const res = await this.controlPlane.heartbeat(
+        { metrics: await this.metrics.metrics(), models: this.models.snapshot() },
+        Math.max(5000, 2 * this.heartbeatMs),
+      );
+      ok = true;
       await this.reportStartupFailures();
       this.heartbeatMs = res.heartbeatIntervalMs;
+      if (res.progressIntervalMs) this.pusher.setInterval(res.progressIntervalMs);
     } catch (err) {
       if (err instanceof ControlPlaneError && [401, 403, 404].includes(err.status)) this.registered = false;
       this.log.warn({ err: (err as Error).message }, 'control plane unreachable; retrying');
     }
     if (!this.stopped) {
-      this.timer = setTimeout(
-        () => void this.tick(),
-        this.registered ? this.heartbeatMs : Math.min(this.heartbeatMs, 2000),
-      );
+      const retryMs = Math.min(1000, Math.max(100, this.heartbeatMs / 4));
+      const delay = ok ? Math.max(0, this.heartbeatMs - (Date.now() - started)) : retryMs;
+      this.timer = setTimeout(() => void this.tick(), delay);
       this.timer.unref();
     }
   }
@@ -147,6 +162,7 @@ export class NodeAgent {
   private async register(): Promise<void> {
     const res = await this.controlPlane.register(this.config.NODE_NAME, this.url, await this.metrics.capacity());
     this.heartbeatMs = res.heartbeatIntervalMs;
+    if (res.progressIntervalMs) this.pusher.setInterval(res.progressIntervalMs);
     this.registered = true;
     this.log.info(
       { nodeId: res.nodeId, controlPlane: this.config.CONTROL_PLANE_URL },

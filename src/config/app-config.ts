@@ -112,8 +112,8 @@ export const appConfigSchema = z
       .min(60_000)
       .default(12 * 60 * 60 * 1000),
     NODE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(300_000).default(5000),
-    /** A node that has not heartbeaten for this long is OFFLINE. */
-    NODE_OFFLINE_AFTER_MS: z.coerce.number().int().min(300).default(15_000),
+    /** A node that has not heartbeaten for this long is OFFLINE (at least 3 intervals: one late answer is not death). */
+    NODE_OFFLINE_AFTER_MS: z.coerce.number().int().min(300).default(20_000),
     DOWNLOAD_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
     /** First retry delay of a download job; doubles each attempt. */
     DOWNLOAD_BACKOFF_MS: z.coerce.number().int().min(10).default(2000),
@@ -125,6 +125,20 @@ export const appConfigSchema = z
       .default(10 * 60 * 1000),
     /** Progress events are coalesced to at most one per node × model per interval. */
     PROGRESS_EVENT_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
+    /**
+     * Fleet-wide budget of agent progress reports per second: agents are told to report no more often than
+     * PROGRESS_EVENT_INTERVAL_MS, nor more often than this budget shared over the online nodes allows.
+     */
+    PROGRESS_REPORTS_PER_SECOND: z.coerce.number().int().min(1).default(200),
+    /** A download's deadline: this much plus the time to fetch the model at DOWNLOAD_MIN_BYTES_PER_SECOND... */
+    DOWNLOAD_TIMEOUT_BASE_MS: z.coerce.number().int().min(100).default(60_000),
+    DOWNLOAD_MIN_BYTES_PER_SECOND: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(1024 * 1024),
+    /** ...extended for as long as progress keeps arriving: past the deadline, this much silence times it out. */
+    DOWNLOAD_STALL_MS: z.coerce.number().int().min(100).default(60_000),
     /** How long a BullMQ worker's lock on a job lasts: a worker that dies gives its jobs back after about this long. */
     JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
     /** Repair file problems without an operator (seed 004); repairModel works by hand either way. */
@@ -149,9 +163,10 @@ export const appConfigSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     NODE_ENV: z.string().default('development'),
   })
-  .refine((c) => c.NODE_OFFLINE_AFTER_MS > c.NODE_HEARTBEAT_INTERVAL_MS, {
+  .refine((c) => c.NODE_OFFLINE_AFTER_MS >= 3 * c.NODE_HEARTBEAT_INTERVAL_MS, {
     path: ['NODE_OFFLINE_AFTER_MS'],
-    message: 'must be longer than NODE_HEARTBEAT_INTERVAL_MS, or every node would flap offline between heartbeats',
+    message:
+      'must be at least 3 × NODE_HEARTBEAT_INTERVAL_MS, or a node would be called OFFLINE for one late or lost heartbeat',
   });
 
 export type AppConfig = z.infer<typeof appConfigSchema>;

@@ -3,12 +3,19 @@ import { NodeProtocol } from '../auth/auth-policy.js';
 import { DomainExceptionFilter } from '../errors/domain-exception.filter.js';
 import { bearerOf } from '../nodes/node-tokens.js';
 import { NodesService } from '../nodes/nodes.service.js';
-import type { HeartbeatResponse, RegisterNodeResponse } from '../shared/agent-protocol.js';
+import type {
+  AgentModelState,
+  HeartbeatResponse,
+  RegisterNodeResponse,
+  StatesReportResponse,
+} from '../shared/agent-protocol.js';
+import { DownloadTracker } from './dispatch/download-tracker.service.js';
 import { ModelStateRelay } from './model-state-relay.service.js';
 
 /**
  * The agent → control plane half of the node protocol (README, "Node protocol"). Registration is idempotent per
- * credentials; heartbeats are authenticated per node and carry metrics and the state of every model the node holds.
+ * credentials; heartbeats are authenticated per node and carry metrics and the state of every model the node holds;
+ * state reports carry what changed in between (download progress, transitions), pushed by the agent that owns them.
  */
 @Controller('api/nodes')
 @NodeProtocol()
@@ -17,6 +24,7 @@ export class AgentProtocolController {
   constructor(
     private readonly nodes: NodesService,
     private readonly relay: ModelStateRelay,
+    private readonly tracker: DownloadTracker,
   ) {}
 
   @Post('register')
@@ -25,7 +33,10 @@ export class AgentProtocolController {
     @Body() body: unknown,
     @Headers('x-llmfleet-join-token') joinToken?: string,
   ): Promise<RegisterNodeResponse> {
-    return this.nodes.register(body, joinToken ?? null);
+    return {
+      ...(await this.nodes.register(body, joinToken ?? null)),
+      progressIntervalMs: this.nodes.progressIntervalMs,
+    };
   }
 
   @Put(':nodeId/heartbeat')
@@ -36,7 +47,37 @@ export class AgentProtocolController {
   ): Promise<HeartbeatResponse> {
     const node = await this.nodes.authenticate(nodeId, bearerOf(authorization));
     const heartbeat = await this.nodes.heartbeat(node, body);
-    await this.relay.fromAgentReports(node.id, heartbeat.models);
-    return { ok: true, heartbeatIntervalMs: this.nodes.heartbeatIntervalMs };
+    await this.apply(node.id, heartbeat.models);
+    return {
+      ok: true,
+      heartbeatIntervalMs: this.nodes.heartbeatIntervalMs,
+      progressIntervalMs: this.nodes.progressIntervalMs,
+    };
+  }
+
+  @Post(':nodeId/states')
+  @HttpCode(200)
+  async states(
+    @Param('nodeId') nodeId: string,
+    @Body() body: unknown,
+    @Headers('authorization') authorization?: string,
+  ): Promise<StatesReportResponse> {
+    const node = await this.nodes.authenticate(nodeId, bearerOf(authorization));
+    await this.apply(node.id, this.nodes.parseStatesReport(body).models);
+    return { ok: true, progressIntervalMs: this.nodes.progressIntervalMs };
+  }
+
+  private async apply(nodeId: string, reports: readonly AgentModelState[]): Promise<void> {
+    const written = await this.relay.fromAgentReports(nodeId, reports);
+    const retryable = new Map(reports.map((r) => [r.modelId, r.retryable]));
+    await this.tracker.observe(
+      nodeId,
+      written.map((s) => ({
+        modelId: s.modelId,
+        lifecycleStatus: s.lifecycleStatus,
+        errorMessage: s.errorMessage,
+        retryable: retryable.get(s.modelId),
+      })),
+    );
   }
 }

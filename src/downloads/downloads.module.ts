@@ -8,11 +8,20 @@ import { DownloadsResolver } from './downloads.resolver.js';
 import { DownloadsService } from './downloads.service.js';
 import { DownloadProcessor } from './jobs/download.processor.js';
 import { ModelStateRelay } from './model-state-relay.service.js';
+import { DownloadDispatchStore } from './dispatch/download-dispatch.store.js';
+import { DownloadTracker } from './dispatch/download-tracker.service.js';
 
 @Module({
   imports: [BullModule.registerQueue({ name: QueueName.DOWNLOADS }), NodesModule, RegistryModule],
-  providers: [DownloadsService, ModelStateRelay, DownloadProcessor, DownloadsResolver],
+  providers: [
+    DownloadsService,
+    ModelStateRelay,
+    DownloadDispatchStore,
+    DownloadTracker,
+    DownloadProcessor,
+    DownloadsResolver,
+  ],
   controllers: [AgentProtocolController],
-  exports: [DownloadsService, ModelStateRelay],
+  exports: [DownloadsService, ModelStateRelay, DownloadDispatchStore],
 })
 export class DownloadsModule {}

@@ -11,14 +11,26 @@ export class DownloadsResolver {
 
   @Mutation(() => [NodeModelState], {
     description:
-      'Downloads a registered model to the given nodes, or to every node. One job per node × model; nodes with too little memory are refused (ERROR with the reason) before any byte moves.',
+      'Downloads a registered model to the given nodes, or to every node. One download per node × model (asking again joins it; a cancelled one resumes); nodes with too little memory are refused (ERROR with the reason) before any byte moves.',
   })
   async downloadModel(
-    @Args('modelId', { type: () => ID }) modelId: string,
+    @Args('modelId', { type: () => ID, description: 'A registered model.' }) modelId: string,
     @Args('nodeIds', { type: () => [ID], nullable: true, description: 'Leave out for every node.' })
     nodeIds?: string[] | null,
   ): Promise<NodeModelState[]> {
     return (await this.downloads.downloadModel(modelId, nodeIds)).map(toNodeModelState);
+  }
+
+  @Mutation(() => [NodeModelState], {
+    description:
+      'Stops the model’s downloads (CANCELLED, not an error). The nodes keep the partial files: a later downloadModel resumes where it stopped. Nodes that were not downloading it are returned unchanged.',
+  })
+  async cancelDownload(
+    @Args('modelId', { type: () => ID, description: 'A registered model.' }) modelId: string,
+    @Args('nodeIds', { type: () => [ID], nullable: true, description: 'Leave out for every node.' })
+    nodeIds?: string[] | null,
+  ): Promise<NodeModelState[]> {
+    return (await this.downloads.cancelDownload(modelId, nodeIds)).map(toNodeModelState);
   }
 
   @Mutation(() => ModelWithStatus, { description: 'Removes the model’s files from every node, then unregisters it.' })

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
-import { NodeStatesService, type ControlPlaneStateUpdate } from '../nodes/node-states.service.js';
+import { NodeStatesService, type AppliedState, type ControlPlaneStateUpdate } from '../nodes/node-states.service.js';
 import { NodesService } from '../nodes/nodes.service.js';
 import { RegistryService } from '../registry/registry.service.js';
 import type { AgentModelState } from '../shared/agent-protocol.js';
@@ -26,10 +26,15 @@ export class ModelStateRelay {
   /** A heartbeat's worth of reports: one write for all of them, events for those that changed. */
   async fromAgentReports(nodeId: string, reports: readonly AgentModelState[]): Promise<NodeModelStateEntity[]> {
     const applied = await this.states.applyAgentStates(nodeId, reports);
+    await this.announceMany(applied);
+    return applied.map((a) => a.state);
+  }
+
+  /** Events for many written states at once (a rollout, a cancel): a few queries, not a few per node. */
+  async announceMany(applied: readonly AppliedState[]): Promise<void> {
     await this.announce(
       applied.map(({ state, previous }) => ({ state, lifecycleChanged: previous !== state.lifecycleStatus })),
     );
-    return applied.map((a) => a.state);
   }
 
   async fromControlPlane(update: ControlPlaneStateUpdate): Promise<NodeModelStateEntity> {
@@ -54,10 +59,8 @@ export class ModelStateRelay {
       const view = views.get(state.modelId);
       if (view) await this.registry.publishChange(view, state);
     }
-    const nodeIds = new Set(changes.filter((c) => c.lifecycleChanged).map((c) => c.state.nodeId));
-    for (const nodeId of nodeIds) {
-      const node = await this.nodes.find(nodeId);
-      if (node) await this.nodes.publishStatus(node);
-    }
+    await this.nodes.publishStatusOf([
+      ...new Set(changes.filter((c) => c.lifecycleChanged).map((c) => c.state.nodeId)),
+    ]);
   }
 }

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type {
+  AgentDownloadAccepted,
   AgentDownloadEvent,
+  AgentModelState,
   AgentDownloadRequest,
   AgentRepairRequest,
   AgentVerifyResponse,
@@ -12,16 +14,26 @@ import { NodesError, NodesErrorReason } from './nodes.errors.js';
 @Injectable()
 export class AgentClient {
   /**
-   * Asks the agent to fetch a model and follows its NDJSON progress stream until a terminal event. The agent keeps
-   * downloading if this connection drops; asking again attaches to the same download.
+   * Asks the agent to fetch a model and returns once it accepted: the agent owns the transfer and pushes its progress
+   * (`POST /api/nodes/{id}/states`). Asking again while it runs joins the same download.
    */
-  async download(
-    node: NodeEntity,
-    request: AgentDownloadRequest,
-    onEvent: (event: AgentDownloadEvent) => Promise<void>,
-    signal?: AbortSignal,
-  ): Promise<AgentDownloadEvent> {
-    return this.follow(node, '/v1/agent/downloads', request, onEvent, signal);
+  async startDownload(node: NodeEntity, request: AgentDownloadRequest): Promise<AgentDownloadAccepted> {
+    const res = await this.call(node, 'POST', '/v1/agent/downloads', request, AbortSignal.timeout(15_000), {
+      prefer: 'respond-async',
+    });
+    return (await res.json()) as AgentDownloadAccepted;
+  }
+
+  /** Stops the model's download on the node, keeping its partial file; the agent's state afterwards (null: none). */
+  async cancelDownload(node: NodeEntity, modelId: string): Promise<AgentModelState | null> {
+    const res = await this.call(
+      node,
+      'POST',
+      `/v1/agent/models/${encodeURIComponent(modelId)}/cancel`,
+      {},
+      AbortSignal.timeout(30_000),
+    );
+    return ((await res.json()) as { state: AgentModelState | null }).state;
   }
 
   /** Asks the agent to fetch a model again, verify and reload it; the same NDJSON stream as a download. */
@@ -101,12 +113,14 @@ export class AgentClient {
     path: string,
     body: unknown,
     signal?: AbortSignal,
+    extraHeaders: Record<string, string> = {},
   ): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(`${node.url}${path}`, {
         method,
         headers: {
+          ...extraHeaders,
           authorization: `Bearer ${node.controlToken}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },

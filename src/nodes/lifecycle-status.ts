@@ -5,4 +5,6 @@ export enum LifecycleStatus {
   LOADING = 'LOADING',
   READY = 'READY',
   ERROR = 'ERROR',
+  /** Stopped by cancelDownload: the partial file is kept, a later downloadModel resumes it. */
+  CANCELLED = 'CANCELLED',
 }

@@ -28,13 +28,22 @@ export const registerNodeSchema = z.object({
 
 export const modelStateSchema = z.object({
   modelId: z.string().min(1).max(512),
-  lifecycleStatus: z.enum(['PENDING', 'DOWNLOADING', 'LOADING', 'READY', 'ERROR']),
+  lifecycleStatus: z.enum(['PENDING', 'DOWNLOADING', 'LOADING', 'READY', 'ERROR', 'CANCELLED']),
   bytesDone: bytes,
   bytesTotal: bytes,
   filePath: z.string().max(4096).nullable(),
   errorCode: z.string().max(64).nullable(),
   errorMessage: z.string().max(4000).nullable(),
   version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  retryable: z.boolean().optional(),
+});
+
+/** At most one state per model: one report is one set-based write, and a row cannot be written twice in one statement. */
+export const statesReportSchema = z.object({
+  models: z
+    .array(modelStateSchema)
+    .max(10_000)
+    .refine((models) => new Set(models.map((m) => m.modelId)).size === models.length, 'one state per model at most'),
 });
 
 export const heartbeatSchema = z.object({

@@ -41,6 +41,9 @@ const SMOOTHED_RATE = `CASE
                   FROM (SELECT extract(epoch FROM now() - node_model_states.updated_at)::float8 AS dt) d) r)
 END`;
 
+const COLUMNS =
+  'node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at, revision, bytes_per_second';
+
 function fromRow(r: RawState): NodeModelStateEntity {
   return Object.assign(new NodeModelStateEntity(), {
     nodeId: r.node_id,
@@ -134,6 +137,69 @@ export class NodeStatesService {
       ],
     );
     return rows.map((r) => ({ state: fromRow(r), previous: r.previous_status }));
+  }
+
+  /**
+   * A download request to many nodes in one statement: a refusal (its reason given) becomes ERROR, every other node goes
+   * PENDING unless it already holds the model or is on its way (READY, DOWNLOADING, LOADING: left as they are). Bytes
+   * already done are kept, so a cancelled download shows where its resume starts. Returns the rows written.
+   */
+  async requestDownloads(
+    modelId: string,
+    targets: ReadonlyArray<{ nodeId: string; refusal: string | null }>,
+    bytesTotal: number,
+    refusalCode: string,
+  ): Promise<AppliedState[]> {
+    if (targets.length === 0) return [];
+    const rows = await this.states.query<Array<RawState & { previous_status: LifecycleStatus | null }>>(
+      `WITH input AS (
+         SELECT * FROM unnest($2::uuid[], $3::text[]) AS t(node_id, refusal)
+       ),
+       previous AS (
+         SELECT s.node_id, s.lifecycle_status FROM node_model_states s JOIN input i ON s.node_id = i.node_id
+          WHERE s.model_id = $1
+       ),
+       written AS (
+         INSERT INTO node_model_states
+           (node_id, model_id, lifecycle_status, bytes_done, bytes_total, error_code, error_message, version, updated_at)
+         SELECT i.node_id, $1, CASE WHEN i.refusal IS NULL THEN 'PENDING' ELSE 'ERROR' END, 0, $4,
+                CASE WHEN i.refusal IS NULL THEN NULL ELSE $5 END, i.refusal, 0, now()
+           FROM input i
+         ON CONFLICT (node_id, model_id) DO UPDATE SET
+           lifecycle_status = EXCLUDED.lifecycle_status, bytes_total = EXCLUDED.bytes_total,
+           error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, updated_at = now()
+         WHERE EXCLUDED.lifecycle_status = 'ERROR'
+            OR node_model_states.lifecycle_status NOT IN ('READY', 'DOWNLOADING', 'LOADING')
+         RETURNING node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at
+       )
+       SELECT w.*, p.lifecycle_status AS previous_status FROM written w LEFT JOIN previous p ON p.node_id = w.node_id`,
+      [modelId, targets.map((t) => t.nodeId), targets.map((t) => t.refusal), bytesTotal, refusalCode],
+    );
+    return rows.map((r) => ({ state: fromRow(r), previous: r.previous_status }));
+  }
+
+  /** These nodes' states of one model, as raw rows. */
+  async ofModelOnNodes(modelId: string, nodeIds: readonly string[]): Promise<NodeModelStateEntity[]> {
+    if (nodeIds.length === 0) return [];
+    const rows = await this.states.query<RawState[]>(
+      `SELECT ${COLUMNS} FROM node_model_states WHERE model_id = $1 AND node_id = ANY($2::uuid[])`,
+      [modelId, nodeIds],
+    );
+    return rows.map(fromRow);
+  }
+
+  /** Marks these nodes' downloads of the model CANCELLED (only those pending or downloading); returns the rows written. */
+  async cancel(modelId: string, nodeIds: readonly string[]): Promise<AppliedState[]> {
+    if (nodeIds.length === 0) return [];
+    const rows = await this.states.query<RawState[]>(
+      `WITH u AS (
+         UPDATE node_model_states SET lifecycle_status = 'CANCELLED', error_code = NULL, error_message = NULL, updated_at = now()
+          WHERE model_id = $1 AND node_id = ANY($2::uuid[]) AND lifecycle_status IN ('PENDING', 'DOWNLOADING')
+          RETURNING ${COLUMNS}
+       ) SELECT * FROM u`,
+      [modelId, nodeIds],
+    );
+    return rows.map((r) => ({ state: fromRow(r), previous: null }));
   }
 
   /** The control plane's own decision (queued, refused, given up): written whatever the agent said last. */

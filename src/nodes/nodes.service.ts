@@ -5,10 +5,15 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { EventsService } from '../events/events.service.js';
 import { Topic } from '../events/topics.js';
-import type { HeartbeatRequest, RegisterNodeRequest, RegisterNodeResponse } from '../shared/agent-protocol.js';
+import type {
+  HeartbeatRequest,
+  RegisterNodeRequest,
+  RegisterNodeResponse,
+  StatesReportRequest,
+} from '../shared/agent-protocol.js';
 import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
 import { NodeEntity } from './entities/node.entity.js';
-import { describeIssues, heartbeatSchema, registerNodeSchema } from './node-protocol.schemas.js';
+import { describeIssues, heartbeatSchema, registerNodeSchema, statesReportSchema } from './node-protocol.schemas.js';
 import { NodeStatus } from './node-status.js';
 import { hashToken, newToken, tokenMatches } from './node-tokens.js';
 import { NodesError, NodesErrorReason } from './nodes.errors.js';
@@ -17,6 +22,9 @@ import { nodeMetricsPayload, nodeStatusPayload } from './node-events.js';
 /** The fleet's nodes: who may join, who is who (tokens), who is alive (heartbeats), and their metrics. */
 @Injectable()
 export class NodesService {
+  private fleetSize = 0;
+  private fleetSizeAt = 0;
+
   constructor(
     @InjectRepository(NodeEntity) private readonly nodes: Repository<NodeEntity>,
     @InjectRepository(NodeModelStateEntity) private readonly states: Repository<NodeModelStateEntity>,
@@ -124,6 +132,34 @@ export class NodesService {
     return this.config.NODE_HEARTBEAT_INTERVAL_MS;
   }
 
+  /**
+   * How often each agent should push download progress: PROGRESS_EVENT_INTERVAL_MS, stretched so that the whole fleet
+   * stays within PROGRESS_REPORTS_PER_SECOND (500 nodes downloading must not become thousands of requests a second).
+   */
+  get progressIntervalMs(): number {
+    this.refreshFleetSize();
+    const share = (this.fleetSize / this.config.PROGRESS_REPORTS_PER_SECOND) * 1000;
+    return Math.max(this.config.PROGRESS_EVENT_INTERVAL_MS, Math.ceil(share), 100);
+  }
+
+  parseStatesReport(body: unknown): StatesReportRequest {
+    const parsed = statesReportSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new NodesError(NodesErrorReason.INVALID_HEARTBEAT, `Invalid state report: ${describeIssues(parsed.error)}`);
+    }
+    return parsed.data;
+  }
+
+  /** The number of online nodes, counted at most every few seconds (it only paces progress reports). */
+  private refreshFleetSize(): void {
+    if (Date.now() - this.fleetSizeAt < 5000) return;
+    this.fleetSizeAt = Date.now();
+    this.nodes
+      .countBy({ status: NodeStatus.ONLINE })
+      .then((n) => (this.fleetSize = n))
+      .catch(() => undefined);
+  }
+
   async list(status?: NodeStatus | null): Promise<NodeEntity[]> {
     return this.nodes.find({ where: status ? { status } : {}, order: { name: 'ASC' } });
   }
@@ -153,6 +189,30 @@ export class NodesService {
       });
     }
     return ids.map((id) => found.find((n) => n.id === id)!);
+  }
+
+  /** nodeStatusChanged for these nodes, with two queries whatever their number. */
+  async publishStatusOf(nodeIds: readonly string[]): Promise<void> {
+    if (nodeIds.length === 0) return;
+    const [nodes, states] = await Promise.all([
+      this.nodes.findBy({ id: In([...nodeIds]) }),
+      this.states.find({ where: { nodeId: In([...nodeIds]) }, order: { modelId: 'ASC' } }),
+    ]);
+    const byNode = new Map<string, NodeModelStateEntity[]>();
+    for (const s of states) {
+      const group = byNode.get(s.nodeId);
+      if (group) group.push(s);
+      else byNode.set(s.nodeId, [s]);
+    }
+    for (let i = 0; i < nodes.length; i += 64) {
+      await Promise.all(
+        nodes
+          .slice(i, i + 64)
+          .map((node) =>
+            this.events.publishSafely(Topic.NODE_STATUS_CHANGED, nodeStatusPayload(node, byNode.get(node.id) ?? [])),
+          ),
+      );
+    }
   }
 
   async publishStatus(node: NodeEntity): Promise<void> {

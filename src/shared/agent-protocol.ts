@@ -7,7 +7,7 @@ import type { ModelLoadError } from './model-load-error.js';
 
 export const AGENT_PROTOCOL_VERSION = 1;
 
-export type AgentLifecycleStatus = 'PENDING' | 'DOWNLOADING' | 'LOADING' | 'READY' | 'ERROR';
+export type AgentLifecycleStatus = 'PENDING' | 'DOWNLOADING' | 'LOADING' | 'READY' | 'ERROR' | 'CANCELLED';
 
 export interface GpuInfo {
   name: string;
@@ -41,6 +41,7 @@ export interface RegisterNodeResponse {
   /** The agent accepts control-plane calls bearing this token only. */
   controlToken: string;
   heartbeatIntervalMs: number;
+  progressIntervalMs?: number;
 }
 
 export interface NodeMetricsReport {
@@ -65,6 +66,8 @@ export interface AgentModelState {
   errorMessage: string | null;
   /** Strictly increasing per agent (wall clock µs): the control plane ignores a report older than what it has. */
   version: number;
+  /** On ERROR: whether trying again may succeed (network, stall) or not (wrong bytes, no disk space). */
+  retryable?: boolean;
 }
 
 export interface HeartbeatRequest {
@@ -75,6 +78,29 @@ export interface HeartbeatRequest {
 export interface HeartbeatResponse {
   ok: true;
   heartbeatIntervalMs: number;
+  /** How often the agent pushes download progress (`POST /api/nodes/{nodeId}/states`); longer in a bigger fleet. */
+  progressIntervalMs?: number;
+}
+
+/**
+ * Agent → control plane (`POST /api/nodes/{nodeId}/states`): model states that changed since the last report. The agent
+ * owns its transfers and pushes their progress here: every lifecycle change at once, progress at most once per
+ * `progressIntervalMs`. At most one state per model per report.
+ */
+export interface StatesReportRequest {
+  models: AgentModelState[];
+}
+
+export interface StatesReportResponse {
+  ok: true;
+  progressIntervalMs: number;
+}
+
+/** Control plane → agent (`POST /v1/agent/downloads` with `Prefer: respond-async`): the download is started (or joined). */
+export interface AgentDownloadAccepted {
+  accepted: true;
+  /** The model's state on the agent right now (READY when it already holds it); null when it has none yet. */
+  state: AgentModelState | null;
 }
 
 export interface AgentDownloadFile {

@@ -2,6 +2,7 @@ import { CreateRegisteredModels1763700000000 } from './1763700000000-create-regi
 import { CreateNodes1763800000000 } from './1763800000000-create-nodes.js';
 import { CreateRepairTasks1763900000000 } from './1763900000000-create-repair-tasks.js';
 import { CreateApiKeys1764100000000 } from './1764100000000-create-api-keys.js';
+import { DownloadDispatches1764150000000 } from './1764150000000-download-dispatches.js';
 import { ModelFleetAggregates1764200000000 } from './1764200000000-model-fleet-aggregates.js';
 
 /** Every migration, in order. Listed explicitly: ESM builds cannot glob-require them. */
@@ -10,5 +11,6 @@ export const migrations = [
   CreateNodes1763800000000,
   CreateRepairTasks1763900000000,
   CreateApiKeys1764100000000,
+  DownloadDispatches1764150000000,
   ModelFleetAggregates1764200000000,
 ];

@@ -10,14 +10,17 @@ import { NodeStatus } from '../../nodes/node-status.js';
 import { NodeStatesService } from '../../nodes/node-states.service.js';
 import { NodesService } from '../../nodes/nodes.service.js';
 import { RegistryService } from '../../registry/registry.service.js';
-import type { AgentDownloadEvent, AgentModelState } from '../../shared/agent-protocol.js';
+import type { AgentDownloadAccepted } from '../../shared/agent-protocol.js';
+import { DispatchPhase, DownloadDispatchStore } from '../dispatch/download-dispatch.store.js';
+import { DOWNLOAD_FAILED, DownloadTracker } from '../dispatch/download-tracker.service.js';
 import { ModelStateRelay } from '../model-state-relay.service.js';
-import { ProgressCoalescer } from './progress-coalescer.js';
 
-/** The agent sends a state line at least every few seconds; this much silence means the connection is dead. */
-const AGENT_SILENCE_MS = 60_000;
-
-@Processor(QueueName.DOWNLOADS, { ...WORKER_OPTIONS, maxStalledCount: 10 })
+/**
+ * A dispatch: tells the node's agent to fetch the model and returns as soon as the agent accepted, so a worker slot is
+ * held for a round trip, not for the transfer. The agent owns the transfer and reports; DownloadTracker follows it.
+ * BullMQ retries only the dispatch itself (agent unreachable), with backoff.
+ */
+@Processor(QueueName.DOWNLOADS, { ...WORKER_OPTIONS, concurrency: 32 })
 export class DownloadProcessor extends WorkerHost {
   private readonly logger = new Logger(DownloadProcessor.name);
 
@@ -27,6 +30,8 @@ export class DownloadProcessor extends WorkerHost {
     private readonly agents: AgentClient,
     private readonly relay: ModelStateRelay,
     private readonly states: NodeStatesService,
+    private readonly dispatches: DownloadDispatchStore,
+    private readonly tracker: DownloadTracker,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -34,16 +39,20 @@ export class DownloadProcessor extends WorkerHost {
 
   async process(job: Job<DownloadModelJob>, token?: string): Promise<string> {
     const { nodeId, modelId } = job.data;
+    const dispatch = await this.dispatches.get(nodeId, modelId);
+    // Already running, finished, cancelled or given up: a duplicate or late job has nothing to do.
+    if (dispatch?.phase !== DispatchPhase.QUEUED) return `nothing to do (${dispatch?.phase ?? 'no download'})`;
     const node = await this.nodes.find(nodeId);
     if (!node) throw new UnrecoverableError(`Node ${nodeId} no longer exists`);
     const manifest = await this.registry.manifest(modelId).catch(() => null);
     if (!manifest) return 'model no longer registered';
 
     if (node.status === NodeStatus.OFFLINE) {
-      const waited = Date.now() - Date.parse(job.data.requestedAt);
+      const waited = Date.now() - dispatch.requestedAt.getTime();
       if (waited > this.config.DOWNLOAD_NODE_WAIT_MS) {
         await this.giveUp(
-          job,
+          nodeId,
+          modelId,
           `Node ${node.name} stayed offline for more than ${Math.round(this.config.DOWNLOAD_NODE_WAIT_MS / 1000)} s`,
         );
         throw new UnrecoverableError('node offline');
@@ -53,44 +62,41 @@ export class DownloadProcessor extends WorkerHost {
       throw new DelayedError();
     }
 
-    const coalescer = new ProgressCoalescer<AgentModelState>(this.config.PROGRESS_EVENT_INTERVAL_MS, (s) =>
-      this.relay.fromAgent(nodeId, s).then(() => undefined),
-    );
-    const controller = new AbortController();
-    let silence = setTimeout(() => controller.abort(), AGENT_SILENCE_MS);
-    let terminal: AgentDownloadEvent;
-    try {
-      terminal = await this.agents.download(
-        node,
-        { modelId, revision: manifest.revision, files: manifest.files },
-        async (event) => {
-          clearTimeout(silence);
-          silence = setTimeout(() => controller.abort(), AGENT_SILENCE_MS);
-          if (event.type === 'state') await coalescer.push(event.state, event.state.lifecycleStatus);
-        },
-        controller.signal,
-      );
-    } finally {
-      clearTimeout(silence);
-      await coalescer.flush();
+    // Running before the agent is told, so a failure it reports at once finds the attempt it belongs to.
+    if (!(await this.dispatches.markRunning(nodeId, modelId, this.tracker.timeoutMs(manifest.totalBytes)))) {
+      return 'cancelled meanwhile';
     }
-    await this.relay.fromAgent(nodeId, terminal.state);
-    if (terminal.type === 'done') return 'ready';
-    const message = terminal.state.errorMessage ?? 'download failed';
-    if (terminal.type === 'failed' && !terminal.retryable) throw new UnrecoverableError(message);
-    throw new Error(message);
+    let accepted: AgentDownloadAccepted;
+    try {
+      accepted = await this.agents.startDownload(node, {
+        modelId,
+        revision: manifest.revision,
+        files: manifest.files,
+      });
+    } catch (err) {
+      await this.dispatches.unmarkRunning(nodeId, modelId);
+      throw err;
+    }
+    // Already here: nothing will be reported for it, so the answer ends the download.
+    if (accepted.state?.lifecycleStatus === 'READY') {
+      const written = await this.relay.fromAgentReports(nodeId, [accepted.state]);
+      await this.tracker.observeWritten(nodeId, written);
+      if (written.length === 0) await this.dispatches.markDone(nodeId, [modelId]);
+      return 'ready';
+    }
+    return 'dispatched';
   }
 
-  /** A failed attempt; once none is left (or it cannot succeed), the node × model goes to ERROR with the reason. */
+  /** The dispatch could not reach the agent on any attempt: the node × model goes to ERROR with the reason. */
   @OnWorkerEvent('failed')
   async onFailed(job: Job<DownloadModelJob>, error: Error): Promise<void> {
     const attemptsLeft = (job.opts.attempts ?? 1) - job.attemptsMade;
     if (attemptsLeft > 0 && error.name !== 'UnrecoverableError') return;
-    await this.giveUp(job, error.message);
+    await this.giveUp(job.data.nodeId, job.data.modelId, error.message);
   }
 
-  private async giveUp(job: Job<DownloadModelJob>, reason: string): Promise<void> {
-    const { nodeId, modelId } = job.data;
+  private async giveUp(nodeId: string, modelId: string, reason: string): Promise<void> {
+    if (!(await this.dispatches.giveUp(nodeId, modelId, reason))) return;
     const manifest = await this.registry.manifest(modelId).catch(() => null);
     if (!manifest) return;
     // The agent's own verdict (checksum mismatch, load failure...) says more than ours: keep it.
@@ -101,7 +107,7 @@ export class DownloadProcessor extends WorkerHost {
       modelId,
       lifecycleStatus: LifecycleStatus.ERROR,
       bytesTotal: manifest.totalBytes,
-      errorCode: 'DOWNLOAD_FAILED',
+      errorCode: DOWNLOAD_FAILED,
       errorMessage: reason,
     });
   }
