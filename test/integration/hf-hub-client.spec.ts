@@ -434,7 +434,7 @@ describe('HfStatsService', () => {
 
   it('cold cache and a stalled Hub: null within about waitMs, and the fetch still fills the cache', async () => {
     hub.addRepo(ggufRepo('stats-org/slow', { downloads: 9 }));
-    const { client, stats } = service();
+    const { client, stats } = service({ HF_TIMEOUT_MS: '10000' });
     hub.delay({ route: 'api', repo: 'stats-org/slow', ms: 2500, times: 1 });
 
     // The Hub answers after 2.5 s; getStats must give up long before (it waits 100 ms).
