@@ -14,5 +14,7 @@ export interface BenchResult {
 export interface Benchmark {
   name: string;
   description: string;
+  /** Longer than the default 180 s when the benchmark needs it. */
+  timeoutMs?: number;
   run(): Promise<BenchResult[]>;
 }

@@ -21,7 +21,10 @@ const BENCHMARKS: readonly Benchmark[] = [
   downloadBench,
 ];
 
-/** A benchmark that has not finished by then is reported as crashed (the process exits at the end regardless). */
+/**
+ * A benchmark that has not finished by then (or by its own `timeoutMs`) is reported as crashed (the process exits at
+ * the end regardless).
+ */
 const BENCH_TIMEOUT_MS = 180_000;
 
 interface Outcome {
@@ -65,7 +68,7 @@ async function runOne(bench: Benchmark): Promise<Outcome> {
   console.log(`\n== ${bench.name}: ${bench.description}`);
   const start = performance.now();
   try {
-    const results = await withTimeout(bench.run(), BENCH_TIMEOUT_MS);
+    const results = await withTimeout(bench.run(), bench.timeoutMs ?? BENCH_TIMEOUT_MS);
     const seconds = (performance.now() - start) / 1000;
     for (const r of results) {
       const tail = [verdict(r), r.note ?? ''].filter(Boolean).join(' · ');

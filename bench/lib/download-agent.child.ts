@@ -1,8 +1,14 @@
 /**
  * Runs the node agent's FileDownloader once, alone in this process, so its memory can be measured in isolation:
- * `node download-agent.child.js '<DownloadSpec as JSON>'` prints one line of JSON (an AgentDownloadRun).
+ * `node download-agent.child.js '<DownloadSpec as JSON>' ['<FileDownloaderOptions as JSON>']` prints one line of
+ * JSON (an AgentDownloadRun).
  */
-import { FileDownloader, type DownloadSpec } from '../../src/agent/download/file-downloader.js';
+import {
+  FileDownloader,
+  type DownloadSpec,
+  type FileDownloaderOptions,
+} from '../../src/agent/download/file-downloader.js';
+import { sha256OfFile } from '../../src/agent/download/file-hasher.js';
 
 export type AgentDownloadRun =
   | {
@@ -12,8 +18,10 @@ export type AgentDownloadRun =
       bytesFetched: number;
       retries: number;
       sha256: string;
-      /** RSS once the downloader was loaded, before the download started. */
+      /** RSS once the downloader was loaded and the hashing thread running (as in an agent), before the download. */
       rssBeforeBytes: number;
+      /** What starting the hashing thread added (a fixed cost of the agent, paid once, not per download). */
+      hashThreadBytes: number;
       /** Highest RSS sampled every SAMPLE_MS during the download. */
       rssPeakBytes: number;
       rssAfterBytes: number;
@@ -29,7 +37,11 @@ function print(run: AgentDownloadRun): void {
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '') as DownloadSpec;
-  const downloader = new FileDownloader();
+  const options = JSON.parse(process.argv[3] ?? '{}') as FileDownloaderOptions;
+  const downloader = new FileDownloader(options);
+  const rssLoaded = process.memoryUsage.rss();
+  // The agent starts its hashing thread when it starts; hashing this script has the thread up before measuring.
+  await sha256OfFile(process.argv[1] ?? '');
   const rssBeforeBytes = process.memoryUsage.rss();
   let rssPeakBytes = rssBeforeBytes;
   let samples = 0;
@@ -50,6 +62,7 @@ async function main(): Promise<void> {
       retries: result.retries,
       sha256: result.sha256,
       rssBeforeBytes,
+      hashThreadBytes: rssBeforeBytes - rssLoaded,
       rssPeakBytes,
       rssAfterBytes,
       samples,

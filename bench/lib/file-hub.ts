@@ -8,7 +8,8 @@ export interface FileHubOptions {
   sizeBytes: number;
 }
 
-export type FileHubCommand = { kind: 'requests'; since: number } | { kind: 'stop' };
+export type FileHubCommand =
+  { kind: 'requests'; since: number } | { kind: 'throttle'; bytesPerSecond: number | null } | { kind: 'stop' };
 
 /** One Hub request as the log keeps it. */
 export interface FileHubRequest {
@@ -30,6 +31,7 @@ export type FileHubReply =
       addMs: number;
     }
   | { kind: 'requests'; requests: FileHubRequest[]; length: number }
+  | { kind: 'throttle' }
   | { kind: 'stop' }
   | { kind: 'failed'; error: string };
 
@@ -63,6 +65,11 @@ export class FileHub {
 
   async requests(since: number): Promise<FileHubRequest[]> {
     return (await this.call({ kind: 'requests', since }, 'requests')).requests;
+  }
+
+  /** Caps each connection's body at this rate (as a CDN caps each stream); null lifts it. */
+  async throttle(bytesPerSecond: number | null): Promise<void> {
+    await this.call({ kind: 'throttle', bytesPerSecond }, 'throttle');
   }
 
   /** Stops the Hub and ends the thread (its memory goes with it). */

@@ -43,6 +43,10 @@ try {
           length: hub.requests.length,
         });
         return;
+      case 'throttle':
+        hub.throttle(cmd.bytesPerSecond === null ? null : { bytesPerSecond: cmd.bytesPerSecond });
+        send({ kind: 'throttle' });
+        return;
       case 'stop':
         hub.stop().then(
           () => send({ kind: 'stop' }),

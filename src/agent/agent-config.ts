@@ -45,6 +45,15 @@ export const agentConfigSchema = z.object({
   AGENT_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   /** Largest chat request body this node accepts; the same variable as the control plane's, so one setting covers both. */
   V1_BODY_LIMIT: byteSize(1024, 1024 ** 3).default(DEFAULT_V1_BODY_LIMIT),
+  /** Ranged connections at once for one large file (1: a single stream); a CDN caps each connection, not the client. */
+  AGENT_DOWNLOAD_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(8),
+  /** Bytes asked per ranged request; a file smaller than two pieces is fetched with one stream. */
+  AGENT_DOWNLOAD_CHUNK_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(1024 * 1024 * 1024)
+    .default(16 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -9,6 +9,7 @@ import type {
 import { ModelLoadError } from '../shared/model-load-error.js';
 import { DownloadError } from './download/download.errors.js';
 import { FileDownloader } from './download/file-downloader.js';
+import { removePartial, removePartialState } from './download/partial-state.js';
 import { checkGgufFile, verifyGgufOrThrow } from './gguf/gguf-check.js';
 import { probeModelLoad } from './model-probe/model-probe.js';
 import type { ModelStore } from './model-store.js';
@@ -173,8 +174,10 @@ export class ModelManager {
       const path = this.store.pathFor(request.modelId, file.path);
       if (fromZero) {
         await rm(path, { force: true });
-        await rm(`${path}.partial`, { force: true });
+        await removePartial(path);
       } else if (((await this.store.sizeOf(path)) ?? file.size) < file.size) {
+        // A truncated file is a prefix: resumed by one stream's rules, never by a stale ranges file.
+        await removePartialState(path);
         await rename(path, `${path}.partial`);
       }
     }

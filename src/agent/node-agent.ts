@@ -8,6 +8,7 @@ import { InferenceService } from './inference/inference.service.js';
 import { RepairCoordinator } from './repair-coordinator.js';
 import { ControlPlaneClient, ControlPlaneError } from './control-plane.client.js';
 import { FileDownloader } from './download/file-downloader.js';
+import { startHashThread } from './download/file-hasher.js';
 import { MetricsCollector } from './metrics.collector.js';
 import { ModelManager } from './model-manager.js';
 import { ModelStore } from './model-store.js';
@@ -42,7 +43,10 @@ export class NodeAgent {
     this.store = new ModelStore(config.MODELS_DIR);
     this.models = new ModelManager(
       this.store,
-      new FileDownloader(),
+      new FileDownloader({
+        connections: config.AGENT_DOWNLOAD_CONNECTIONS,
+        chunkBytes: config.AGENT_DOWNLOAD_CHUNK_BYTES,
+      }),
       {
         hfToken: config.HF_TOKEN,
         gpu: config.AGENT_GPU === 'auto' ? 'auto' : false,
@@ -85,6 +89,8 @@ export class NodeAgent {
   }
 
   async start(): Promise<void> {
+    // Every download and verification hashes on this thread: up before the rescan's checks and the first download.
+    startHashThread();
     const port = await this.http.listen(this.config.AGENT_PORT, this.config.AGENT_HOST);
     this.url =
       this.config.AGENT_PUBLIC_URL ??

@@ -1,5 +1,3 @@
-import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type {
   AgentRepairRequest,
@@ -9,6 +7,7 @@ import type {
 } from '../shared/agent-protocol.js';
 import { ModelLoadError } from '../shared/model-load-error.js';
 import type { ControlPlaneClient } from './control-plane.client.js';
+import { sha256OfFile } from './download/file-hasher.js';
 import type { ModelManager, StateListener } from './model-manager.js';
 
 /** How the agent answers requests for a model that is broken here (seed 004). */
@@ -155,7 +154,7 @@ export class RepairCoordinator {
     if (!files) return { ok: false, state: this.models.get(modelId) ?? null, mismatches: [] };
     const mismatches: AgentVerifyResponse['mismatches'] = [];
     for (const [i, file] of files.request.files.entries()) {
-      const actual = await sha256File(files.paths[i]!).catch(() => null);
+      const actual = await sha256OfFile(files.paths[i]!).catch(() => null);
       if (actual !== file.sha256) mismatches.push({ path: file.path, expected: file.sha256, actual });
     }
     if (mismatches.length) {
@@ -166,11 +165,4 @@ export class RepairCoordinator {
     }
     return { ok: mismatches.length === 0, state: this.models.get(modelId) ?? null, mismatches };
   }
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>)
-    hash.update(chunk);
-  return hash.digest('hex');
 }

@@ -87,7 +87,7 @@ export class FakeHub {
   ) {
     this.signedUrlTtlSeconds = options.signedUrlTtlSeconds ?? 3600;
     this.rates = new RateWindow({ api: options.quota?.api ?? 1e9, resolvers: options.quota?.resolvers ?? 1e9 });
-    this.serving = { faults: this.faults, sleep: (ms) => this.sleep(ms) };
+    this.serving = { faults: this.faults, sleep: (ms) => this.sleep(ms), bodies: { active: 0, peak: 0 } };
   }
 
   static async start(options: FakeHubOptions = {}): Promise<FakeHub> {
@@ -152,7 +152,7 @@ export class FakeHub {
     this.faults.addDelay(rule);
   }
 
-  /** Limits file bodies (CDN and direct) to this rate; null lifts it. */
+  /** Limits each file body (CDN and direct) to this rate, as a CDN caps each connection; null lifts it. */
   throttle(opts: { bytesPerSecond: number } | null): void {
     this.faults.bytesPerSecond = opts?.bytesPerSecond ?? null;
   }
@@ -189,6 +189,12 @@ export class FakeHub {
 
   clearRequests(): void {
     this.requests.length = 0;
+    this.serving.bodies.peak = this.serving.bodies.active;
+  }
+
+  /** The most file bodies (CDN or direct) sent at once since the last clearRequests(): a client's connections. */
+  get peakConcurrentBodies(): number {
+    return this.serving.bodies.peak;
   }
 
   count(route: RouteScope = 'all', repo?: string): number {

@@ -1,16 +1,25 @@
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { ByteRanges } from './byte-ranges.js';
 import { DownloadError, DownloadErrorCode, isDownloadError } from './download.errors.js';
 import type { DownloadOptions, DownloadProgress, DownloadResult, DownloadSpec, StatFs } from './download.types.js';
-import { diskError, HashingFileWriter } from './hashing-file-writer.js';
-import { describeUrl, httpGet } from './http-get.client.js';
-import { hashFilePrefix, holdsExpectedBytes, syncDirectory, usablePartialLength } from './partial-file.js';
-import { checkStatus } from './response-check.js';
-import { backoffDelayMs, sleep } from './retry-backoff.js';
+import { FileHasher } from './file-hasher.js';
+import { diskError } from './file-range-writer.js';
+import { describeUrl } from './http-get.client.js';
+import { parallelTransfer, type ParallelPlan } from './parallel-transfer.js';
+import { holdsExpectedBytes, syncDirectory, usablePartialLength } from './partial-file.js';
+import {
+  loadPartialState,
+  partialPathOf,
+  removePartial,
+  removePartialState,
+  savePartialState,
+} from './partial-state.js';
 import { abortedError, ProgressReporter, SharedDownload } from './shared-download.js';
+import { streamTransfer } from './stream-transfer.js';
+import { SyncScheduler } from './sync-scheduler.js';
+import { TransferContext, type RetryPolicy } from './transfer-context.js';
 
 export type { DownloadOptions, DownloadProgress, DownloadResult, DownloadSpec, StatFs } from './download.types.js';
 
@@ -24,19 +33,28 @@ export interface FileDownloaderOptions {
   userAgent?: string;
   /** In [0, 1): jitter of the backoff. */
   random?: () => number;
+  /** Connections at once for one file (1: a single stream). Default 8. */
+  connections?: number;
+  /** Bytes asked per ranged request; a file of fewer than two pieces uses one stream. Default 16 MiB. */
+  chunkBytes?: number;
+  /** An fdatasync of the `.partial` whenever this many more bytes were written. Default 32 MiB. */
+  syncEveryBytes?: number;
 }
 
 const MiB = 1024 * 1024;
 const DEFAULT_RESERVE_BYTES = 256 * MiB;
-/** A fresh signed URL that the CDN still refuses this many times in a row is an access problem, not an expiry. */
-const MAX_RE_RESOLVES = 2;
+export const DEFAULT_CONNECTIONS = 8;
+export const DEFAULT_CHUNK_BYTES = 16 * MiB;
+const DEFAULT_SYNC_EVERY_BYTES = 32 * MiB;
 
 /** One download per destination file in this process, whichever FileDownloader instance asked. */
 const inFlight = new Map<string, SharedDownload>();
 
 /**
- * Downloads one file from the Hub into place: disk-space preflight, resumable `.partial`, sha256 while streaming,
- * transient faults retried with backoff inside the call, size + sha256 + `verify` before an atomic rename.
+ * Downloads one file from the Hub into place: disk-space preflight, resumable `.partial` (several ranged connections
+ * for a large file, their progress kept in a state file beside it), sha256 computed in order by a hashing thread,
+ * periodic fdatasync, transient faults retried with backoff inside the call, size + sha256 + `verify` before an
+ * atomic rename.
  */
 export class FileDownloader {
   constructor(private readonly options: FileDownloaderOptions = {}) {}
@@ -66,7 +84,7 @@ export class FileDownloader {
     emit: (progress: DownloadProgress) => void,
   ): Promise<DownloadResult> {
     const expected = spec.sha256.toLowerCase();
-    const partialPath = `${spec.destPath}.partial`;
+    const partialPath = partialPathOf(spec.destPath);
     const dir = dirname(resolve(spec.destPath));
     const progress = new ProgressReporter(spec.size, emit, this.options.progressIntervalMs ?? 100);
     throwIfAborted(signal);
@@ -76,35 +94,89 @@ export class FileDownloader {
       return { path: spec.destPath, sha256: expected, resumedFromBytes: 0, bytesFetched: 0, skipped: true, retries: 0 };
     }
     await mkdir(dir, { recursive: true });
-    const kept = await usablePartialLength(partialPath, spec.size);
+    const recorded = await loadPartialState(spec);
+    let kept = recorded ?? new ByteRanges([[0, await usablePartialLength(partialPath, spec.size)]]);
     // A complete .partial (a crash between fsync and rename) needs no room: it is only verified and renamed.
-    if (kept < spec.size) await this.ensureFreeSpace(dir, spec.size - kept, opts.reserveBytes ?? DEFAULT_RESERVE_BYTES);
+    if (kept.total() < spec.size) {
+      await this.ensureFreeSpace(dir, spec.size - kept.total(), opts.reserveBytes ?? DEFAULT_RESERVE_BYTES);
+    }
+    const plan = kept.total() < spec.size ? this.parallelPlan(spec.size) : null;
 
     const file = await open(partialPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+    const hasher = new FileHasher(partialPath);
+    let sync: SyncScheduler<[number, number][]> | null = null;
     let fileOpen = true;
     const closeFile = async (): Promise<void> => {
+      await sync?.idle();
       if (fileOpen) await file.close();
       fileOpen = false;
     };
     try {
-      await file.truncate(kept);
-      const hash = createHash('sha256');
-      if (kept > 0) await hashFilePrefix(partialPath, kept, hash, signal);
-      const state: TransferState = { offset: kept, hash, resumedFrom: kept, fetched: 0, retries: 0, cdn: null };
-      await this.transfer(spec, opts, { file, state, signal, progress });
+      if (plan !== null && recorded === null) {
+        // The state file first, durably: from now on the .partial has the file's size and only it says what is real.
+        await savePartialState(spec, kept, true);
+        await file.truncate(spec.size);
+      } else if (plan === null && recorded !== null) {
+        // Ranges recorded by several connections, finished by one stream (or already complete): keep the prefix.
+        kept = new ByteRanges([[0, kept.contiguousEnd()]]);
+        await file.truncate(kept.total());
+        await removePartialState(spec.destPath);
+      } else if (plan === null) {
+        await file.truncate(kept.total());
+      }
+      const ctx = new TransferContext(spec, opts, file, hasher, progress, signal, kept);
+      hasher.advance(kept.contiguousEnd(), true);
+      let recording = plan !== null;
+      sync = new SyncScheduler(
+        file.fd,
+        this.options.syncEveryBytes ?? DEFAULT_SYNC_EVERY_BYTES,
+        () => ctx.ranges.list(),
+        async (done) => {
+          if (recording) await savePartialState(spec, new ByteRanges(done));
+        },
+      );
+      ctx.sync = sync;
+      try {
+        if (plan !== null) {
+          const outcome = await parallelTransfer(ctx, this.retryPolicy(), plan);
+          if (outcome === 'ranges-unsupported') {
+            recording = false;
+            await sync.idle();
+            await ctx.restartFromZero();
+            await removePartialState(spec.destPath);
+            await streamTransfer(ctx, this.retryPolicy());
+          }
+        } else if (ctx.ranges.total() < spec.size) {
+          await streamTransfer(ctx, this.retryPolicy());
+        }
+      } catch (err) {
+        if (isDownloadError(err, DownloadErrorCode.SIZE_MISMATCH)) {
+          recording = false;
+          await closeFile();
+          await removePartial(spec.destPath);
+        } else if (recording) {
+          // Everything written so far stays usable: sync it and record it for the next attempt.
+          await sync.flush().catch(() => undefined);
+        }
+        throw err;
+      }
 
-      const actual = state.hash.digest('hex');
+      const actual = await hasher.digest(spec.size, signal);
       if (actual !== expected) {
+        recording = false;
         await closeFile();
-        await rm(partialPath, { force: true });
+        await removePartial(spec.destPath);
         throw new DownloadError(
           DownloadErrorCode.CHECKSUM_MISMATCH,
           `sha256 of ${describeUrl(spec.url)} is ${actual}, expected ${expected}; the partial file was deleted`,
-          { details: { expected, actual, resumedFromBytes: state.resumedFrom } },
+          { details: { expected, actual, resumedFromBytes: ctx.resumedFrom } },
         );
       }
-      await verifyOrDelete(opts.verify, partialPath, closeFile);
-      await file.sync();
+      recording = false;
+      await verifyOrDelete(opts.verify, spec.destPath, closeFile);
+      await sync.flush();
+      // Before the rename: a state file must never outlive its .partial into a later download of the same path.
+      await removePartialState(spec.destPath);
       await closeFile();
       await rename(partialPath, spec.destPath).catch((err: NodeJS.ErrnoException) => Promise.reject(diskError(err)));
       await syncDirectory(dir);
@@ -112,128 +184,30 @@ export class FileDownloader {
       return {
         path: spec.destPath,
         sha256: actual,
-        resumedFromBytes: state.resumedFrom,
-        bytesFetched: state.fetched,
+        resumedFromBytes: ctx.resumedFrom,
+        bytesFetched: ctx.fetched,
         skipped: false,
-        retries: state.retries,
+        retries: ctx.retries,
       };
     } finally {
       await closeFile();
+      hasher.close();
     }
   }
 
-  /** Attempts until the whole file is on disk, retrying transient faults from the bytes already written. */
-  private async transfer(spec: DownloadSpec, opts: DownloadOptions, ctx: AttemptContext): Promise<void> {
-    const { state, signal } = ctx;
-    const maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
-    let failures = 0;
-    let reResolves = 0;
-    while (state.offset < spec.size) {
-      const before = state.offset;
-      try {
-        await this.attempt(spec, opts, ctx);
-        continue;
-      } catch (err) {
-        const error = err as DownloadError;
-        if (error.code === DownloadErrorCode.SIZE_MISMATCH) await rm(`${spec.destPath}.partial`, { force: true });
-        if (!error.retryable) throw error;
-        if (state.offset > before) reResolves = 0;
-        if (error.details['reResolve'] === true) {
-          state.cdn = null;
-          reResolves += 1;
-          if (reResolves > MAX_RE_RESOLVES) {
-            throw new DownloadError(
-              DownloadErrorCode.UNAUTHORIZED,
-              `the CDN keeps refusing freshly signed URLs for ${describeUrl(spec.url)} (${String(error.details['status'])})`,
-              { details: error.details },
-            );
-          }
-          state.retries += 1;
-          continue;
-        }
-        if (error.details['restartFromZero'] === true) await restartFromZero(ctx);
-        failures += 1;
-        const wait = (error.details['retryAfterMs'] as number | undefined) ?? backoffDelayMs(failures, this.backoff());
-        if (failures >= maxAttempts || wait > (this.options.maxRetryDelayMs ?? 60_000)) {
-          throw new DownloadError(error.code, `${error.message} (gave up after ${failures} attempts)`, {
-            retryable: true,
-            details: { ...error.details, attempts: failures },
-            cause: error,
-          });
-        }
-        state.retries += 1;
-        await sleep(wait, signal);
-      }
-    }
+  /** Several connections for a file of at least two pieces, unless configured to one. */
+  private parallelPlan(size: number): ParallelPlan | null {
+    const connections = this.options.connections ?? DEFAULT_CONNECTIONS;
+    const chunkBytes = this.options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    return connections > 1 && size >= 2 * chunkBytes ? { connections, chunkBytes } : null;
   }
 
-  /** One GET (following redirects) streamed to disk from `state.offset`; throws a DownloadError on any failure. */
-  private async attempt(spec: DownloadSpec, opts: DownloadOptions, ctx: AttemptContext): Promise<void> {
-    const { state, signal } = ctx;
-    const stallMs = opts.stallTimeoutMs ?? 30_000;
-    const controller = new AbortController();
-    const stalled = (): void =>
-      controller.abort(
-        new DownloadError(DownloadErrorCode.STALLED, `no data for ${stallMs} ms from ${describeUrl(spec.url)}`, {
-          details: { stallTimeoutMs: stallMs, bytesDone: state.offset },
-        }),
-      );
-    const watchdog = setTimeout(stalled, stallMs);
-    const onAbort = (): void => controller.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    let writer: HashingFileWriter | undefined;
-    try {
-      const cached = state.cdn;
-      const { res, url, redirects } = await httpGet(cached ?? new URL(spec.url), {
-        from: state.offset,
-        token: opts.token,
-        tokenOrigin: new URL(spec.url).origin,
-        signal: controller.signal,
-        userAgent: this.options.userAgent,
-      });
-      watchdog.refresh();
-      checkStatus(res, url, { fromHub: cached === null && redirects === 0, offset: state.offset, size: spec.size });
-      if (res.statusCode === 200 && state.offset > 0) await restartFromZero(ctx);
-      if (cached !== null || redirects > 0) state.cdn = url;
-      writer = new HashingFileWriter({
-        fd: ctx.file.fd,
-        position: state.offset,
-        hash: state.hash,
-        limit: spec.size,
-        onWritten: (bytes) => {
-          state.offset += bytes;
-          state.fetched += bytes;
-          watchdog.refresh();
-          ctx.progress.update(state.offset);
-        },
-      });
-      await pipeline(res, writer);
-      await writer.idle();
-      if (state.offset < spec.size) {
-        throw new DownloadError(
-          DownloadErrorCode.NETWORK,
-          `the body from ${describeUrl(url)} ended at byte ${state.offset} of ${spec.size}`,
-          { details: { truncatedAt: state.offset } },
-        );
-      }
-    } catch (err) {
-      await writer?.idle();
-      if (writer?.failure) throw writer.failure;
-      const reason: unknown = controller.signal.reason;
-      if (controller.signal.aborted && isDownloadError(reason)) throw reason;
-      if (isDownloadError(err)) throw err;
-      const e = err as NodeJS.ErrnoException;
-      throw new DownloadError(
-        DownloadErrorCode.NETWORK,
-        `${describeUrl(state.cdn ?? spec.url)}: ${e.message}${e.code ? ` (${e.code})` : ''} at byte ${state.offset}`,
-        { details: { errno: e.code, bytesDone: state.offset }, cause: err },
-      );
-    } finally {
-      clearTimeout(watchdog);
-      signal.removeEventListener('abort', onAbort);
-      // A destroyed writer may still have a write in flight: the offset must be final before the next attempt.
-      await writer?.idle();
-    }
+  private retryPolicy(): RetryPolicy {
+    return {
+      maxRetryDelayMs: this.options.maxRetryDelayMs ?? 60_000,
+      userAgent: this.options.userAgent,
+      ...(this.options.random ? { random: this.options.random } : {}),
+    };
   }
 
   private async ensureFreeSpace(dir: string, remaining: number, reserve: number): Promise<void> {
@@ -247,34 +221,6 @@ export class FileDownloader {
       );
     }
   }
-
-  private backoff(): { random?: () => number } {
-    return this.options.random ? { random: this.options.random } : {};
-  }
-}
-
-interface TransferState {
-  offset: number;
-  hash: ReturnType<typeof createHash>;
-  resumedFrom: number;
-  fetched: number;
-  retries: number;
-  /** The CDN URL the Hub redirected to, reused by later attempts until it is refused. */
-  cdn: URL | null;
-}
-
-interface AttemptContext {
-  file: FileHandle;
-  state: TransferState;
-  signal: AbortSignal;
-  progress: ProgressReporter;
-}
-
-async function restartFromZero(ctx: AttemptContext): Promise<void> {
-  await ctx.file.truncate(0);
-  ctx.state.offset = 0;
-  ctx.state.resumedFrom = 0;
-  ctx.state.hash = createHash('sha256');
 }
 
 /** Local filesystem failures (mkdir, open, rename) reach the caller as IO_ERROR / INSUFFICIENT_DISK too. */
@@ -297,15 +243,15 @@ function validateSpec(spec: DownloadSpec): void {
 
 async function verifyOrDelete(
   verify: DownloadOptions['verify'],
-  partialPath: string,
+  destPath: string,
   closeFile: () => Promise<void>,
 ): Promise<void> {
   if (!verify) return;
   try {
-    await verify(partialPath);
+    await verify(partialPathOf(destPath));
   } catch (err) {
     await closeFile();
-    await rm(partialPath, { force: true });
+    await removePartial(destPath);
     if (isDownloadError(err, DownloadErrorCode.INVALID_GGUF)) throw err;
     throw new DownloadError(
       DownloadErrorCode.INVALID_GGUF,

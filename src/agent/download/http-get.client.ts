@@ -3,8 +3,10 @@ import https from 'node:https';
 import { DownloadError, DownloadErrorCode } from './download.errors.js';
 
 export interface HttpGetOptions {
-  /** Sends `Range: bytes=<from>-` when > 0. */
+  /** Sends `Range: bytes=<from>-` when > 0 (or `bytes=<from>-<to>` when `to` is set). */
   from: number;
+  /** Last byte wanted (inclusive): asks for `Range: bytes=<from>-<to>` even from byte 0. */
+  to?: number;
   /** Sent as `Bearer` only to URLs of `tokenOrigin` (the Hub), never to a CDN on another host. */
   token?: string;
   tokenOrigin: string;
@@ -50,7 +52,11 @@ function headersFor(url: URL, options: HttpGetOptions): OutgoingHttpHeaders {
     'User-Agent': options.userAgent ?? 'llmfleet-agent',
     // Bytes as stored: a compressed body would break both Range offsets and the sha256.
     'Accept-Encoding': 'identity',
-    ...(options.from > 0 ? { Range: `bytes=${options.from}-` } : {}),
+    ...(options.to !== undefined
+      ? { Range: `bytes=${options.from}-${options.to}` }
+      : options.from > 0
+        ? { Range: `bytes=${options.from}-` }
+        : {}),
     ...(options.token !== undefined && url.origin === options.tokenOrigin
       ? { Authorization: `Bearer ${options.token}` }
       : {}),

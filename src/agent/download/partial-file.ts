@@ -1,12 +1,8 @@
-import { createHash, type Hash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
-import { diskError } from './hashing-file-writer.js';
-import { abortedError } from './shared-download.js';
+import { sha256OfFile } from './file-hasher.js';
 
-const MiB = 1024 * 1024;
-
-/** True when `path` is a file of `size` bytes whose sha256 is `sha256` (hashed once, no request). */
+/** True when `path` is a file of `size` bytes whose sha256 is `sha256` (hashed off this thread, no request). */
 export async function holdsExpectedBytes(
   path: string,
   size: number,
@@ -15,9 +11,7 @@ export async function holdsExpectedBytes(
 ): Promise<boolean> {
   const st = await stat(path).catch(() => null);
   if (!st?.isFile() || st.size !== size) return false;
-  const hash = createHash('sha256');
-  await hashFilePrefix(path, size, hash, signal);
-  return hash.digest('hex') === sha256;
+  return (await sha256OfFile(path, size, signal)) === sha256;
 }
 
 /** Bytes of the `.partial` worth resuming from: a file longer than the target cannot be a prefix of it. */
@@ -29,17 +23,6 @@ export async function usablePartialLength(partialPath: string, size: number): Pr
     return 0;
   }
   return st.size;
-}
-
-export async function hashFilePrefix(path: string, length: number, hash: Hash, signal: AbortSignal): Promise<void> {
-  if (length === 0) return;
-  try {
-    const stream = createReadStream(path, { start: 0, end: length - 1, highWaterMark: 4 * MiB, signal });
-    for await (const chunk of stream) hash.update(chunk as Buffer);
-  } catch (err) {
-    if (signal.aborted) throw abortedError(signal.reason);
-    throw diskError(err as NodeJS.ErrnoException);
-  }
 }
 
 /** Makes the rename durable: without it a crash can bring back the old directory entry. */

@@ -8,6 +8,8 @@ export interface ByteServing {
   faults: FaultState;
   /** Timers the hub can cancel on stop(). */
   sleep: (ms: number) => Promise<void>;
+  /** File bodies being sent right now, and the most at once (how many connections a client really used). */
+  bodies: { active: number; peak: number };
 }
 
 /** [start, end] inclusive, null to serve the whole body (no or unsupported Range), or 'unsatisfiable'. */
@@ -53,7 +55,16 @@ export function serveBytes(
     return status;
   }
   const body = faults.apply(repo, file.path, file.size, start, file.content.subarray(start, end + 1));
-  void writeBody(res, body, faults.takeTruncation(repo, file.path, start), serving);
+  const { bodies } = serving;
+  bodies.active += 1;
+  bodies.peak = Math.max(bodies.peak, bodies.active);
+  let counted = true;
+  const done = (): void => {
+    if (counted) bodies.active -= 1;
+    counted = false;
+  };
+  res.once('close', done);
+  void writeBody(res, body, faults.takeTruncation(repo, file.path, start), serving, done);
   return status;
 }
 
@@ -62,6 +73,8 @@ async function writeBody(
   body: Buffer,
   cutAt: number | undefined,
   serving: ByteServing,
+  /** Once the last byte is written (a throttled body still sleeps after it: the client is done by then). */
+  sent: () => void,
 ): Promise<void> {
   const limit = cutAt === undefined ? body.length : Math.min(cutAt, body.length);
   const finish = (): void => {
@@ -70,13 +83,17 @@ async function writeBody(
   };
   const bps = serving.faults.bytesPerSecond;
   if (!bps) {
-    res.write(body.subarray(0, limit), finish);
+    res.write(body.subarray(0, limit), () => {
+      sent();
+      finish();
+    });
     return;
   }
   const chunk = Math.max(1, Math.floor(bps / 20));
   for (let offset = 0; offset < limit; offset += chunk) {
     if (res.destroyed) return;
     if (!res.write(body.subarray(offset, Math.min(limit, offset + chunk)))) await drained(res);
+    if (offset + chunk >= limit) sent();
     await serving.sleep((chunk / bps) * 1000);
   }
   if (!res.destroyed) finish();
