@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { launchBrowser } from '../test/support/browser.js';
 import type { Benchmark, BenchResult } from './bench.types.js';
 import { fmt, log, summarize } from './lib/stats.js';
 
@@ -13,15 +13,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WEB = join(ROOT, 'dist', 'web');
 const WEB_BENCH = join(ROOT, 'dist', 'web-bench');
 const BUDGET_KB = 250;
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface PageFigures {
   nodes: number;
@@ -89,10 +80,7 @@ export const dashboardBench: Benchmark = {
     if (built.status !== 0) throw new Error('vite build of the matrix benchmark page failed');
 
     const server = await serve(WEB_BENCH);
-    const browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: FLAGS,
-    });
+    const browser = await launchBrowser();
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const measure = async (query: string): Promise<PageFigures> => {
       const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
