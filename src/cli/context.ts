@@ -30,22 +30,26 @@ export async function listNodeRefs(client: FleetClient): Promise<NodeRef[]> {
   return (await client.request<{ nodes: NodeRef[] }>('{ nodes { id name } }')).nodes;
 }
 
+/** The node named (or with the id) `wanted`; an unknown one fails with the closest name. */
+export function findNode<T extends NodeRef>(nodes: readonly T[], wanted: string): T {
+  const node = nodes.find((n) => n.name === wanted || n.id === wanted);
+  if (!node) {
+    throw notFoundError(
+      notFoundMessage(
+        'node',
+        wanted,
+        nodes.map((n) => n.name),
+        'see llmfleet nodes list',
+      ),
+    );
+  }
+  return node;
+}
+
 /** Node names (or ids) to nodes; an unknown one fails with the closest name. */
 export async function resolveNodes(client: FleetClient, namesOrIds: readonly string[]): Promise<NodeRef[]> {
   const nodes = await listNodeRefs(client);
-  return namesOrIds.map((wanted) => {
-    const node = nodes.find((n) => n.name === wanted || n.id === wanted);
-    if (!node)
-      throw notFoundError(
-        notFoundMessage(
-          'node',
-          wanted,
-          nodes.map((n) => n.name),
-          'see llmfleet nodes list',
-        ),
-      );
-    return node;
-  });
+  return namesOrIds.map((wanted) => findNode(nodes, wanted));
 }
 
 /** Fails with `model "x" not found — did you mean "y"?` unless `id` is a known model (catalog or registered). */

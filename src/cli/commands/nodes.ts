@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { FleetClient } from '../client.js';
-import { withClient } from '../context.js';
-import { notFoundError } from '../errors.js';
+import { findNode, withClient } from '../context.js';
 import { colorStatus, formatAge, formatBytes, formatPercent, out, printJson, printTable } from '../output.js';
 import { NODE_STATUSES, oneOf } from '../options.js';
-import { notFoundMessage } from '../suggest.js';
 
 interface NodeRow {
   id: string;
@@ -118,17 +116,7 @@ Example:
     .addHelpText('after', '\nExample:\n  $ llmfleet nodes show gpu-1')
     .action(async (wanted: string, opts: { json?: boolean }) =>
       withClient(async (client) => {
-        const rows = await allNodes(client);
-        const node = rows.find((n) => n.name === wanted || n.id === wanted);
-        if (!node)
-          throw notFoundError(
-            notFoundMessage(
-              'node',
-              wanted,
-              rows.map((n) => n.name),
-              'see llmfleet nodes list',
-            ),
-          );
+        const node = findNode(await allNodes(client), wanted);
         if (opts.json) return printJson(nodeRecord(node));
         out(`${node.name} (${node.id})`);
         out(`status:         ${colorStatus(node.status)}, last heartbeat ${formatAge(node.lastHeartbeatAt)}`);
