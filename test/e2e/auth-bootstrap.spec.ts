@@ -33,6 +33,8 @@ describe('first start without ADMIN_API_KEY', () => {
     let key: string;
     try {
       await first.waitForOutput(/listening on/);
+      // The path is logged through pino, whose lines can reach the pipe after the plain "listening on" line.
+      await first.waitForOutput(new RegExp(file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
       key = (await readFile(file, 'utf8')).trim();
       expect(key).toMatch(/^lf_[A-Za-z0-9_-]{43}$/);
       expect((await stat(file)).mode & 0o777).toBe(0o600);
