@@ -1,6 +1,7 @@
 import { AuthError, AuthErrorReason } from '../auth/auth.errors.js';
 import { CatalogError, CatalogErrorReason } from '../catalog/catalog.errors.js';
 import { DomainError, PublicErrorCode } from '../common/domain-error.js';
+import { PaginationError } from '../common/pagination.js';
 import { DownloadsError, DownloadsErrorReason } from '../downloads/downloads.errors.js';
 import { NodesError, NodesErrorReason } from '../nodes/nodes.errors.js';
 import { DependencyError } from '../health/dependency.errors.js';
@@ -18,6 +19,7 @@ export function publicCodeOf(err: DomainError): PublicErrorCode {
   if (err instanceof RepairError) return repairCode(err.reason);
   if (err instanceof DependencyError) return PublicErrorCode.UPSTREAM_UNAVAILABLE;
   if (err instanceof AuthError) return authCode(err.reason);
+  if (err instanceof PaginationError) return PublicErrorCode.BAD_USER_INPUT;
   return PublicErrorCode.INTERNAL_SERVER_ERROR;
 }
 

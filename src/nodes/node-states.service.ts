@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import type { AgentModelState } from '../shared/agent-protocol.js';
 import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
 import { LifecycleStatus } from './lifecycle-status.js';
@@ -81,14 +81,24 @@ export interface ControlPlaneStateUpdate {
 export class NodeStatesService {
   constructor(@InjectRepository(NodeModelStateEntity) private readonly states: Repository<NodeModelStateEntity>) {}
 
+  /** Every state of these models, by model then node: raw rows (no entity hydration: a page can hold 50,000). */
   async forModels(modelIds: readonly string[]): Promise<NodeModelStateEntity[]> {
     if (modelIds.length === 0) return [];
-    return this.states.find({ where: { modelId: In([...modelIds]) }, order: { modelId: 'ASC', nodeId: 'ASC' } });
+    const rows = await this.states.query<RawState[]>(
+      `SELECT ${COLUMNS} FROM node_model_states WHERE model_id = ANY($1::varchar[]) ORDER BY model_id, node_id`,
+      [[...modelIds]],
+    );
+    return rows.map(fromRow);
   }
 
+  /** Every state on these nodes, by node then model: raw rows, as forModels. */
   async forNodes(nodeIds: readonly string[]): Promise<NodeModelStateEntity[]> {
     if (nodeIds.length === 0) return [];
-    return this.states.find({ where: { nodeId: In([...nodeIds]) }, order: { nodeId: 'ASC', modelId: 'ASC' } });
+    const rows = await this.states.query<RawState[]>(
+      `SELECT ${COLUMNS} FROM node_model_states WHERE node_id = ANY($1::uuid[]) ORDER BY node_id, model_id`,
+      [[...nodeIds]],
+    );
+    return rows.map(fromRow);
   }
 
   async get(nodeId: string, modelId: string): Promise<NodeModelStateEntity | null> {

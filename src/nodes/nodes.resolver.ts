@@ -3,6 +3,8 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { loaderScope, requestLoader } from '../common/request-loader.js';
 import { EventsService } from '../events/events.service.js';
 import { Topic, type TopicEvent } from '../events/topics.js';
+import { isPaged } from '../common/pagination.js';
+import { NodesArgs } from './dto/nodes.args.js';
 import { NodeStatus } from './node-status.js';
 import { Node, NodeMetrics, NodeModelState, NodeStatusEvent } from './models/node.model.js';
 import { fromNodePayload, toNode, toNodeMetrics, toNodeModelState } from './models/node.mapper.js';
@@ -17,9 +19,15 @@ export class NodesResolver {
     private readonly events: EventsService,
   ) {}
 
-  @Query(() => [Node], { description: 'The fleet’s nodes, optionally only ONLINE or OFFLINE ones.' })
-  async nodes(@Args('status', { type: () => NodeStatus, nullable: true }) status?: NodeStatus | null): Promise<Node[]> {
-    return (await this.nodeService.list(status)).map(toNode);
+  @Query(() => [Node], {
+    description:
+      'The fleet’s nodes in name order (names are unique), optionally only ONLINE or OFFLINE ones. Paged with `first` and `after` (the id of the last node of the previous page); without `first`, every node. Node.models is loaded only when asked, in one query for the page.',
+  })
+  async nodes(@Args() { status, first, after }: NodesArgs): Promise<Node[]> {
+    const nodes = isPaged({ first, after })
+      ? await this.nodeService.page(status, { first, after })
+      : await this.nodeService.list(status);
+    return nodes.map(toNode);
   }
 
   @Query(() => Node, { nullable: true, description: 'One node; null when unknown.' })

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
+import { pageLimit, unknownCursor, type Page } from '../common/pagination.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { EventsService } from '../events/events.service.js';
@@ -162,6 +163,20 @@ export class NodesService {
 
   async list(status?: NodeStatus | null): Promise<NodeEntity[]> {
     return this.nodes.find({ where: status ? { status } : {}, order: { name: 'ASC' } });
+  }
+
+  /** A page of nodes in name order (names are unique), after the node whose id is `page.after`. */
+  async page(status: NodeStatus | null | undefined, page: Page): Promise<NodeEntity[]> {
+    const limit = pageLimit(page.first);
+    const query = this.nodes.createQueryBuilder('n').orderBy('n.name', 'ASC').addOrderBy('n.id', 'ASC');
+    if (status) query.andWhere('n.status = :status', { status });
+    if (page.after !== undefined && page.after !== null) {
+      const cursor = await this.find(page.after);
+      if (!cursor) throw unknownCursor(page.after, 'node');
+      query.andWhere('(n.name, n.id) > (:name, :id)', { name: cursor.name, id: cursor.id });
+    }
+    if (limit !== null) query.limit(limit);
+    return query.getMany();
   }
 
   async find(id: string): Promise<NodeEntity | null> {

@@ -56,7 +56,10 @@ export class RegistryResolver {
     return loader.load(model.id);
   }
 
-  @Query(() => [ModelWithStatus], { description: 'Catalog models and registered models with their fleet status.' })
+  @Query(() => [ModelWithStatus], {
+    description:
+      'Catalog models and registered models with their fleet status. Paged with `first` and `after` (the id of the last model of the previous page): pages are in id order (code-unit order). Without `first` or `after`, every model in catalog order, then Hugging Face registrations oldest first. ModelWithStatus.nodes is loaded only when asked, in one query for the page.',
+  })
   async models(@Args() args: ModelsArgs, @Info() info: GraphQLResolveInfo): Promise<ModelWithStatus[]> {
     return this.withStats((await this.registry.list(args)).map(toModelWithStatus), info);
   }

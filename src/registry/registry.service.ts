@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
+import { compareIds, isPaged, pageLimit, unknownCursor, type Page } from '../common/pagination.js';
 import { CatalogService } from '../catalog/catalog.service.js';
 import type { SupportedModelDef } from '../catalog/supported-model.js';
 import { EventsService } from '../events/events.service.js';
@@ -30,7 +31,7 @@ export interface ModelView extends DerivedModelStatus {
   version: number;
 }
 
-export interface ModelFilter {
+export interface ModelFilter extends Page {
   status?: ModelStatus | null;
   search?: string | null;
 }
@@ -59,6 +60,7 @@ export class RegistryService {
    * asked).
    */
   async list(filter: ModelFilter = {}): Promise<ModelView[]> {
+    if (isPaged(filter)) return this.page(filter);
     const snapshots = await readRegisteredSnapshots(this.models.manager);
     const byId = new Map(snapshots.map((s) => [s.id, s]));
     const views = this.catalog.list().map((def) => {
@@ -70,6 +72,39 @@ export class RegistryService {
     }
     const needle = filter.search?.trim().toLowerCase();
     return views.filter((v) => (!filter.status || v.status === filter.status) && (!needle || matches(v, needle)));
+  }
+
+  /**
+   * One page in id order, after the cursor. Unfiltered, only the page's models are read (their ids come from the
+   * catalog and one id-only query); a status or text filter needs every model's status, so it filters the whole list.
+   */
+  private async page(filter: ModelFilter): Promise<ModelView[]> {
+    const limit = pageLimit(filter.first);
+    const registered = await this.models.query<Array<{ id: string }>>(
+      'SELECT id FROM registered_models WHERE source = $1',
+      [ModelSource.HUGGING_FACE],
+    );
+    const ids = [...new Set([...this.catalog.list().map((d) => d.id), ...registered.map((r) => r.id)])].sort(
+      compareIds,
+    );
+    const after = filter.after ?? null;
+    if (after !== null && !ids.includes(after)) throw unknownCursor(after, 'model');
+    const rest = after === null ? ids : ids.slice(ids.indexOf(after) + 1);
+    if (filter.status || filter.search?.trim()) {
+      const inRest = new Set(rest);
+      const matching = (await this.list({ status: filter.status, search: filter.search }))
+        .filter((v) => inRest.has(v.id))
+        .sort((a, b) => compareIds(a.id, b.id));
+      return limit === null ? matching : matching.slice(0, limit);
+    }
+    const pageIds = limit === null ? rest : rest.slice(0, limit);
+    const snapshots = await readSnapshots(this.models.manager, pageIds);
+    return snapshots.flatMap((snapshot) => {
+      const def = this.catalog.get(snapshot.id);
+      if (snapshot.registration) return [this.fromSnapshot(snapshot, def)];
+      // Unregistered between the two reads: listed as the catalog entry it is, or gone.
+      return def ? [{ ...this.view(snapshot.id, def, ModelSource.CATALOG, null), version: snapshot.version }] : [];
+    });
   }
 
   async find(id: string): Promise<ModelView | null> {

@@ -27,7 +27,11 @@ describe('schema.gql', () => {
       return `${field}(${f.args.map((a) => `${a.name}: ${a.type.toString()}`).join(', ')}): ${f.type.toString()}`;
     };
     expect(signature('Query', 'supportedModels')).toBe('supportedModels(): [SupportedModel!]!');
-    expect(signature('Query', 'models')).toBe('models(search: String, status: ModelStatus): [ModelWithStatus!]!');
+    // Paging (first/after) was added to the contract's arguments; without them the answer is as before.
+    expect(signature('Query', 'models')).toBe(
+      'models(after: String, first: Int, search: String, status: ModelStatus): [ModelWithStatus!]!',
+    );
+    expect(signature('Query', 'nodes')).toBe('nodes(after: String, first: Int, status: NodeStatus): [Node!]!');
     expect(signature('Query', 'model')).toBe('model(id: ID!): ModelWithStatus');
     expect(signature('Query', 'hfCatalog')).toBe(
       'hfCatalog(cursor: String, limit: Int, search: String, sort: HfSort): HfCatalogPage!',

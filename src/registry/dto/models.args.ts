@@ -1,8 +1,9 @@
 import { ArgsType, Field, ID } from '@nestjs/graphql';
+import { PageArgs } from '../../common/pagination.js';
 import { ModelStatus } from '../models/model-status.enums.js';
 
 @ArgsType()
-export class ModelsArgs {
+export class ModelsArgs extends PageArgs {
   @Field(() => ModelStatus, { nullable: true, description: 'Only models in this status.' })
   status?: ModelStatus | null;
 
