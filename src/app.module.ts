@@ -14,6 +14,7 @@ import { DownloadsModule } from './downloads/downloads.module.js';
 import { formatGraphqlError } from './errors/format-error.js';
 import { EventsModule } from './events/events.module.js';
 import { sharedSubscribe } from './events/shared-subscribe.js';
+import { graphqlLimitRules, graphqlParseOptions, parseLimited, validateLimited } from './graphql/limits.js';
 import { HealthModule } from './health/health.module.js';
 import { HfStatsModule } from './hf-stats/hf-stats.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
@@ -23,8 +24,18 @@ import { ServingModule } from './serving/serving.module.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './shared/openai/request-id.js';
 import { WebModule } from './web/web.module.js';
 
-// Nest passes these options on to graphql-ws's useServer, whose `subscribe` its typings do not list.
-const graphqlWsOptions = { path: '/graphql', subscribe: sharedSubscribe };
+// Nest passes these options on to graphql-ws's useServer, whose `subscribe` its typings do not list. The same limits as
+// on HTTP: onSubscribe refuses a bad or oversized document (an error for that operation; the socket stays open), then
+// graphql-ws parses it again and validates it with the limit rules.
+const graphqlWsOptions = {
+  path: '/graphql',
+  subscribe: sharedSubscribe,
+  onSubscribe: (_ctx: unknown, _id: string, payload: { query: string }) => {
+    const parsed = parseLimited(payload.query);
+    return Array.isArray(parsed) ? parsed : undefined;
+  },
+  validate: validateLimited,
+};
 
 @Module({})
 export class AppModule {
@@ -61,6 +72,9 @@ export class AppModule {
             graphiql: false,
             introspection: true,
             subscriptions: { 'graphql-ws': { ...graphqlWsOptions, ...wsAuth.graphqlWsOptions() } },
+            // Depth, aliases, directives, cost (graphql-armor) and tokens: src/graphql/limits.ts.
+            validationRules: graphqlLimitRules,
+            parseOptions: graphqlParseOptions,
             formatError: formatGraphqlError,
             includeStacktraceInErrorResponses: false,
             // Nothing here uses cache hints, and the plugin wraps every field resolver (about a fifth of a list query's CPU).
