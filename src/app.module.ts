@@ -3,7 +3,11 @@ import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
+import type { GraphQLSchema } from 'graphql';
 import { LoggerModule } from 'nestjs-pino';
+import { auditMutations } from './audit/audit-schema.js';
+import { AuditModule } from './audit/audit.module.js';
+import { AuditService } from './audit/audit.service.js';
 import { AuthModule } from './auth/auth.module.js';
 import { WsAuth } from './auth/ws-auth.service.js';
 import { CatalogModule } from './catalog/catalog.module.js';
@@ -61,11 +65,12 @@ export class AppModule {
           prefix: `${config.REDIS_PREFIX}:bull`,
         }),
         AuthModule,
+        AuditModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
-          imports: [AuthModule],
-          inject: [WsAuth],
-          useFactory: (wsAuth: WsAuth) => ({
+          imports: [AuthModule, AuditModule],
+          inject: [WsAuth, AuditService],
+          useFactory: (wsAuth: WsAuth, audit: AuditService) => ({
             autoSchemaFile: true,
             sortSchema: true,
             // GraphiQL comes from local files (WebModule): @nestjs/apollo's page loads it from a CDN, blank offline.
@@ -76,6 +81,8 @@ export class AppModule {
             validationRules: graphqlLimitRules,
             parseOptions: graphqlParseOptions,
             formatError: formatGraphqlError,
+            // Every mutation, over HTTP and graphql-ws, goes into the audit log (src/audit/audit-schema.ts).
+            transformSchema: (schema: GraphQLSchema) => auditMutations(schema, audit),
             includeStacktraceInErrorResponses: false,
             // Nothing here uses cache hints, and the plugin wraps every field resolver (about a fifth of a list query's CPU).
             plugins: [ApolloServerPluginCacheControlDisabled()],

@@ -1,5 +1,6 @@
 import { ApiKeyEntity } from '../auth/entities/api-key.entity.js';
 import { ApiSessionEntity } from '../auth/entities/api-session.entity.js';
+import { AuditEntryEntity } from '../audit/entities/audit-entry.entity.js';
 import { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { NodeEntity } from '../nodes/entities/node.entity.js';
 import { RepairTaskEntity } from '../repair/entities/repair-task.entity.js';
@@ -13,4 +14,5 @@ export const entities = [
   RepairTaskEntity,
   ApiKeyEntity,
   ApiSessionEntity,
+  AuditEntryEntity,
 ];

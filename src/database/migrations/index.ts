@@ -4,6 +4,7 @@ import { CreateRepairTasks1763900000000 } from './1763900000000-create-repair-ta
 import { CreateApiKeys1764100000000 } from './1764100000000-create-api-keys.js';
 import { DownloadDispatches1764150000000 } from './1764150000000-download-dispatches.js';
 import { ModelFleetAggregates1764200000000 } from './1764200000000-model-fleet-aggregates.js';
+import { CreateAuditLog1796034360000 } from './1796034360000-create-audit-log.js';
 
 /** Every migration, in order. Listed explicitly: ESM builds cannot glob-require them. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   CreateApiKeys1764100000000,
   DownloadDispatches1764150000000,
   ModelFleetAggregates1764200000000,
+  CreateAuditLog1796034360000,
 ];
