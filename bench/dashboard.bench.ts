@@ -18,7 +18,9 @@ interface PageFigures {
   nodes: number;
   models: number;
   cellsInDom: number;
-  cacheWriteMs: number;
+  /** From mounting the Fleet page to its first cells in the DOM: answers parsed, store loaded, React rendered. */
+  firstCellsMs: number;
+  /** Two more frames: layout and paint. */
   renderMs: number;
   totalMs: number;
   events: number;
@@ -58,9 +60,9 @@ function serve(dir: string): Promise<Server> {
 }
 
 /**
- * Dashboard: the initial JavaScript against its budget; the fleet matrix at 200 nodes × 100 models (from Apollo's
- * cache, virtualised) against the same page at 20 × 10 in the same run; then 50 progress events a second, each timed
- * from the cache write to the cell's bar showing it, in Debian's Chromium.
+ * Dashboard: the initial JavaScript against its budget; the Fleet page at 200 nodes × 100 models (its answers parsed,
+ * states in the matrix's store, virtualised) against the same page at 20 × 10 in the same run; then 50 progress events
+ * a second, each timed from applying the event (live.ts) to the cell's bar showing it, in Debian's Chromium.
  */
 export const dashboardBench: Benchmark = {
   name: 'dashboard',
@@ -93,11 +95,14 @@ export const dashboardBench: Benchmark = {
       }
     };
     try {
+      // The browser's first page pays its own start-up: measured apart, not counted.
+      const warm = await measure('nodes=20&models=10&seconds=1');
+      log(`warm-up page (20 × 10): ${fmt(warm.totalMs)} ms`);
       const small = await measure('nodes=20&models=10&seconds=1');
       const big = await measure('nodes=200&models=100&rate=50&seconds=3');
       const ev = summarize(big.latencies);
       log(
-        `200 × 100: cache write ${fmt(big.cacheWriteMs)} ms + render ${fmt(big.renderMs)} ms, ${big.cellsInDom} cells in the DOM; ` +
+        `200 × 100: answers parsed to first cells ${fmt(big.firstCellsMs)} ms + paint ${fmt(big.renderMs)} ms, ${big.cellsInDom} cells in the DOM; ` +
           `20 × 10: ${fmt(small.totalMs)} ms`,
       );
       log(
@@ -118,7 +123,7 @@ export const dashboardBench: Benchmark = {
           unit: 'ms',
           goal: '< 1000 ms',
           met: big.totalMs < 1000,
-          note: `${fmt(big.totalMs / small.totalMs, 2)}× the 20 × 10 matrix (${fmt(small.totalMs)} ms); cache write ${fmt(big.cacheWriteMs)} ms`,
+          note: `${fmt(big.totalMs / small.totalMs, 2)}× the 20 × 10 matrix (${fmt(small.totalMs)} ms)`,
         },
         {
           metric: 'event to cell updated, p95 (50 events/s)',

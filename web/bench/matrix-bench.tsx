@@ -1,17 +1,18 @@
 import { ApolloClient, ApolloLink } from '@apollo/client';
-import { ApolloProvider, useQuery } from '@apollo/client/react';
-import { useLayoutEffect } from 'react';
+import { ApolloProvider } from '@apollo/client/react';
 import { createRoot } from 'react-dom/client';
+import { Observable } from 'rxjs';
 import { createCache } from '../src/apollo';
-import type { FleetQuery as FleetData } from '../src/gql/graphql';
-import { FleetQuery } from '../src/ops/operations';
-import { Matrix } from '../src/pages/FleetPage';
+import type { FleetLayoutQuery, FleetStatesQuery } from '../src/gql/graphql';
+import { applyModelEvent, type ModelEvent } from '../src/live';
+import FleetPage from '../src/pages/FleetPage';
 import { SessionContext } from '../src/session-context';
 import '../src/styles.css';
 
 /**
- * The fleet matrix at 200 nodes × 100 models, rendered from Apollo's cache as the Fleet page does, then fed progress
- * events (cache.modify, as live.ts applies them) at 50 per second. Results land in window.__bench for bench/.
+ * The Fleet page at 200 nodes × 100 models, as the app renders it: its queries answered by a link that parses the
+ * server's JSON (no network), then progress events applied by live.ts's applyModelEvent at 50 per second, each timed
+ * from the event to its cell's bar showing it. Results land in window.__bench for bench/.
  */
 const params = new URLSearchParams(location.search);
 const NODES = Number(params.get('nodes') ?? 200);
@@ -19,8 +20,9 @@ const MODELS = Number(params.get('models') ?? 100);
 const RATE = Number(params.get('rate') ?? 50);
 const SECONDS = Number(params.get('seconds') ?? 5);
 const SIZE = 4_000_000_000;
+const T0 = new Date(0).toISOString();
 
-function fleet(): FleetData {
+function fleet(): { layout: FleetLayoutQuery; states: FleetStatesQuery } {
   const nodes = Array.from({ length: NODES }, (_, i) => ({
     __typename: 'Node' as const,
     id: `n${i}`,
@@ -31,39 +33,51 @@ function fleet(): FleetData {
     __typename: 'ModelWithStatus' as const,
     id: `m${j}`,
     status: 'DOWNLOADING' as const,
-    availableNodes: 0,
-    downloadProgress: 0.5,
     model: { __typename: 'SupportedModel' as const, id: `m${j}`, name: `Model ${j}`, sizeBytes: SIZE },
+  }));
+  const states = models.map((m, j) => ({
+    __typename: 'ModelWithStatus' as const,
+    id: m.id,
     nodes: nodes.map((n, i) => ({
       __typename: 'NodeModelState' as const,
+      id: `${n.id}:${m.id}`,
       nodeId: n.id,
-      modelId: `m${j}`,
+      modelId: m.id,
       lifecycleStatus: (i + j) % 3 === 0 ? ('READY' as const) : ('DOWNLOADING' as const),
       progress: (i + j) % 3 === 0 ? 1 : 0.25,
       bytesDone: (i + j) % 3 === 0 ? SIZE : SIZE / 4,
       bytesTotal: SIZE,
+      bytesPerSecond: (i + j) % 3 === 0 ? null : 50_000_000,
+      etaSeconds: (i + j) % 3 === 0 ? null : 60,
       errorCode: null,
       errorMessage: null,
       loadError: null,
-      updatedAt: new Date(0).toISOString(),
+      updatedAt: T0,
     })),
   }));
-  return { nodes, models };
+  return { layout: { nodes, models }, states: { models: states } };
 }
 
-const client = new ApolloClient({ link: ApolloLink.empty(), cache: createCache() });
-let rendered: (() => void) | null = null;
-
-function Bench() {
-  const { data } = useQuery(FleetQuery, { fetchPolicy: 'cache-only' });
-  useLayoutEffect(() => {
-    if (data?.models.length) rendered?.();
-  }, [data]);
-  if (!data) return null;
-  return (
-    <Matrix models={data.models} nodes={data.nodes} repairing={new Set()} selected={null} onSelect={() => undefined} />
-  );
-}
+const data = fleet();
+const answers: Record<string, string> = {
+  FleetLayout: JSON.stringify(data.layout),
+  FleetStates: JSON.stringify(data.states),
+  ActiveRepairs: JSON.stringify({ repairs: [] }),
+};
+/** The server's answers, parsed on arrival as HttpLink does. */
+const link = new ApolloLink(
+  (op) =>
+    new Observable((o) => {
+      const body = answers[op.operationName ?? ''];
+      setTimeout(() => {
+        o.next(
+          body ? { data: JSON.parse(body) as Record<string, unknown> } : { errors: [{ message: 'not in bench' }] },
+        );
+        o.complete();
+      }, 0);
+    }),
+);
+const client = new ApolloClient({ link, cache: createCache() });
 
 const frame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -73,25 +87,23 @@ async function run() {
     principal: { keyId: null, name: 'bench', role: 'VIEWER' as const },
     canOperate: false,
     isAdmin: false,
-    features: { cancelDownload: false, apiKeys: false },
   };
-  const data = fleet();
   const t0 = performance.now();
-  client.cache.writeQuery({ query: FleetQuery, data });
-  const tWritten = performance.now();
-  const done = new Promise<void>((r) => (rendered = r));
   createRoot(document.getElementById('root')!).render(
     <ApolloProvider client={client}>
       <SessionContext.Provider value={session}>
-        <Bench />
+        <FleetPage />
       </SessionContext.Provider>
     </ApolloProvider>,
   );
-  await done;
+  while (!document.querySelector('[data-state=DOWNLOADING]')) await frame();
+  const tRendered = performance.now();
   await frame();
   await frame();
   const tPainted = performance.now();
   const cells = document.querySelectorAll('[data-cell]').length;
+  const seqs = new Map<string, number>();
+  const sink = { refreshModel: () => undefined, refreshLayout: () => undefined };
 
   // Events for cells on screen (the costly case): one cell's progress moves; wait until its bar shows it.
   const latencies: number[] = [];
@@ -107,15 +119,39 @@ async function run() {
     const bar = () =>
       document.querySelector(`[data-cell="${model}|node-${node.slice(1).padStart(3, '0')}"] [role=progressbar]`);
     const target = String(Math.round(progress * 100));
-    const e0 = performance.now();
-    client.cache.modify({
-      id: client.cache.identify({ __typename: 'NodeModelState', nodeId: node, modelId: model }),
-      fields: {
-        lifecycleStatus: () => 'DOWNLOADING',
-        progress: () => progress,
-        bytesDone: () => Math.round(progress * SIZE),
+    const event: ModelEvent = {
+      seq: k + 1,
+      modelId: model,
+      nodeId: node,
+      status: 'DOWNLOADING',
+      progress,
+      lifecycleStatus: 'DOWNLOADING',
+      errorMessage: null,
+      model: {
+        id: model,
+        status: 'DOWNLOADING',
+        errorMessage: null,
+        downloadProgress: 0.5,
+        availableNodes: 60,
       },
-    });
+      state: {
+        id: `${node}:${model}`,
+        nodeId: node,
+        modelId: model,
+        lifecycleStatus: 'DOWNLOADING',
+        progress,
+        bytesDone: Math.round(progress * SIZE),
+        bytesTotal: SIZE,
+        bytesPerSecond: 50_000_000,
+        etaSeconds: 30,
+        errorCode: null,
+        errorMessage: null,
+        loadError: null,
+        updatedAt: new Date(1000 + k).toISOString(),
+      },
+    };
+    const e0 = performance.now();
+    applyModelEvent(client, event, sink, seqs);
     // Resolved by the DOM change itself (no polling that would compete with React for the main thread).
     await new Promise<void>((resolve) => {
       const check = () => bar()?.getAttribute('aria-valuenow') === target;
@@ -139,8 +175,8 @@ async function run() {
     nodes: NODES,
     models: MODELS,
     cellsInDom: cells,
-    cacheWriteMs: tWritten - t0,
-    renderMs: tPainted - tWritten,
+    firstCellsMs: tRendered - t0,
+    renderMs: tPainted - tRendered,
     totalMs: tPainted - t0,
     events: latencies.length,
     achievedRate: latencies.length / elapsed,

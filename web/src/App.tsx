@@ -1,13 +1,12 @@
-import { ApolloProvider, useQuery } from '@apollo/client/react';
+import { ApolloProvider } from '@apollo/client/react';
 import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type ComponentType } from 'react';
 import { createApi, type Api } from './apollo';
 import { ConnectionBadge } from './components/ConnectionBadge';
 import { startLiveUpdates } from './live';
-import { ServerFeaturesQuery } from './ops/pending';
 import { LoginPage } from './pages/LoginPage';
 import { ROUTES, useRoute, type Route } from './router';
 import { atLeast, readSession, signOut, type Principal, type SessionState } from './session';
-import { SessionContext, type Features } from './session-context';
+import { SessionContext } from './session-context';
 
 /** A page's code, fetched when first shown; retried while the control plane is away (a restart must not break a tab). */
 function page(load: () => Promise<{ default: ComponentType }>) {
@@ -90,19 +89,13 @@ function Shell({
   onSignedOut: (s: SessionState) => void;
 }) {
   const route = useRoute();
-  const { data } = useQuery(ServerFeaturesQuery);
-  const features: Features = useMemo(() => {
-    const names = new Set(data?.mutation?.fields.map((f) => f.name) ?? []);
-    return { cancelDownload: names.has('cancelDownload'), apiKeys: names.has('createApiKey') };
-  }, [data]);
   const context = useMemo(
     () => ({
       principal,
       canOperate: atLeast(principal, 'OPERATOR'),
       isAdmin: atLeast(principal, 'ADMIN'),
-      features,
     }),
-    [principal, features],
+    [principal],
   );
   const visible = ROUTES.filter((r) => r.route !== 'keys' || (context.isAdmin && !open));
   const logout = async () => {

@@ -1,8 +1,11 @@
 import type { ApolloClient } from '@apollo/client';
 import type { Client } from 'graphql-ws';
+import { fleetStore, type FleetStore } from './fleet-store';
+import type { ModelEventsSubscription } from './gql/graphql';
 import { recordMetrics } from './metrics-history';
 import {
   ActiveRepairsQuery,
+  FleetLayoutQuery,
   MetricsEvents,
   ModelEvents,
   ModelQuery,
@@ -10,7 +13,6 @@ import {
   RepairEvents,
   RepairsQuery,
 } from './ops/operations';
-import { observeBytes } from './transfer-rate';
 
 export const REPAIRS_LIMIT = 200;
 
@@ -29,50 +31,87 @@ function throttler(ms: number) {
   };
 }
 
+export type ModelEvent = ModelEventsSubscription['modelStatusChanged'];
+
+export interface ModelEventSink {
+  /** Fetch one model again (its byte counts, its node list): called when an event cannot be applied alone. */
+  refreshModel(modelId: string): void;
+  /** Fetch the matrix's axes again (a model registered or unregistered). */
+  refreshLayout(): void;
+}
+
 /**
- * App-wide subscriptions that keep Apollo's cache current, whatever page is open: model and node-state changes,
- * node status, metrics (also kept as history for the charts), repairs. An event about an entity the cache does not
- * hold yet (a new node, a new node × model) refetches what the pages are showing.
+ * Applies one modelStatusChanged event in O(1): the state it carries goes to the matrix's store and, where Apollo's
+ * cache holds that node × model, into the cache; the model's aggregates into the cache. A refetch only when the event
+ * cannot be applied alone: a gap in the model's seq (an event missed), a registration change, or a state a cached node
+ * list lacks.
+ */
+export function applyModelEvent(
+  client: ApolloClient,
+  e: ModelEvent,
+  sink: ModelEventSink,
+  seqs: Map<string, number>,
+  store: FleetStore = fleetStore,
+): void {
+  const cache = client.cache;
+  const last = seqs.get(e.modelId);
+  seqs.set(e.modelId, e.seq);
+  const missed = last !== undefined && e.seq > last + 1;
+  const modelRef = cache.identify({ __typename: 'ModelWithStatus', id: e.modelId });
+  const m = e.model;
+  cache.modify({
+    id: modelRef,
+    fields: {
+      status: () => m.status,
+      errorMessage: () => m.errorMessage ?? null,
+      downloadProgress: () => m.downloadProgress ?? null,
+      availableNodes: () => m.availableNodes,
+    },
+  });
+  const s = e.state;
+  if (s) {
+    store.apply(s);
+    const known = cache.modify({
+      id: cache.identify({ __typename: 'NodeModelState', nodeId: s.nodeId, modelId: s.modelId }),
+      fields: (value, { fieldName }) => (fieldName in s ? (s as Record<string, unknown>)[fieldName] : value),
+    });
+    let listed = false;
+    if (!known) cache.modify({ id: modelRef, fields: { nodes: (list) => ((listed = true), list) } });
+    if (listed) sink.refreshModel(e.modelId);
+  } else {
+    sink.refreshModel(e.modelId);
+    sink.refreshLayout();
+  }
+  if (missed) sink.refreshModel(e.modelId);
+}
+
+/**
+ * App-wide subscriptions that keep Apollo's cache and the matrix's store current, whatever page is open: model and
+ * node-state changes, node status, metrics (also kept as history for the charts), repairs. An event about an entity
+ * the cache does not hold yet (a new node, a new node × model) refetches what the pages are showing.
  */
 export function startLiveUpdates(client: ApolloClient, _ws: Client): () => void {
   const throttle = throttler(500);
   const cache = client.cache;
+  const seqs = new Map<string, number>();
   const refreshModel = (modelId: string) =>
     throttle(`model:${modelId}`, () => {
       void client
         .query({ query: ModelQuery, variables: { id: modelId }, fetchPolicy: 'network-only' })
-        .then(({ data }) => {
-          for (const s of data?.model?.nodes ?? []) observeBytes(s.modelId, s.nodeId, s.bytesDone);
-        })
+        .then(({ data }) => data?.model?.nodes.forEach((s) => fleetStore.apply(s)))
         .catch(() => undefined);
     });
+  const sink: ModelEventSink = {
+    refreshModel,
+    refreshLayout: () =>
+      throttle('layout', () => void client.refetchQueries({ include: [FleetLayoutQuery] }).catch(() => undefined)),
+  };
   const refreshActive = () => throttle('active', () => void client.refetchObservableQueries().catch(() => undefined));
 
   const subs = [
-    client.subscribe({ query: ModelEvents }).subscribe({
+    client.subscribe({ query: ModelEvents, fetchPolicy: 'no-cache' }).subscribe({
       next: ({ data }) => {
-        const e = data?.modelStatusChanged;
-        if (!e) return;
-        const modelRef = cache.identify({ __typename: 'ModelWithStatus', id: e.modelId });
-        if (e.nodeId === null || e.nodeId === undefined) {
-          cache.modify({
-            id: modelRef,
-            fields: { status: () => e.status, downloadProgress: (p) => e.progress ?? p },
-          });
-        } else if (e.lifecycleStatus) {
-          const stateRef = cache.identify({ __typename: 'NodeModelState', nodeId: e.nodeId, modelId: e.modelId });
-          cache.modify({
-            id: stateRef,
-            fields: {
-              lifecycleStatus: () => e.lifecycleStatus!,
-              progress: (p) => e.progress ?? p,
-              errorMessage: () => e.errorMessage ?? null,
-            },
-          });
-          cache.modify({ id: modelRef, fields: { status: () => e.status } });
-        }
-        // Byte counts and aggregates come with the model: fetch it, a few times a second at most.
-        refreshModel(e.modelId);
+        if (data?.modelStatusChanged) applyModelEvent(client, data.modelStatusChanged, sink, seqs);
       },
       error: () => undefined,
     }),
@@ -80,6 +119,7 @@ export function startLiveUpdates(client: ApolloClient, _ws: Client): () => void 
       next: ({ data }) => {
         const e = data?.nodeStatusChanged;
         if (!e) return;
+        e.models.forEach((s) => fleetStore.apply(s));
         const known = cache.modify({
           id: cache.identify({ __typename: 'Node', id: e.nodeId }),
           fields: { status: () => e.status, name: () => e.name },

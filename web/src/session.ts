@@ -1,5 +1,5 @@
 import { apiUrl } from './apollo';
-import type { ApiKeyRole } from './ops/pending';
+import type { ApiKeyRole } from './gql/graphql';
 
 export interface Principal {
   keyId: string | null;

@@ -2,12 +2,15 @@ import { graphql } from '../gql';
 
 export const NodeStateFields = graphql(`
   fragment NodeStateFields on NodeModelState {
+    id
     nodeId
     modelId
     lifecycleStatus
     progress
     bytesDone
     bytesTotal
+    bytesPerSecond
+    etaSeconds
     errorCode
     errorMessage
     loadError
@@ -73,8 +76,9 @@ export const NodeNamesQuery = graphql(`
   }
 `);
 
-export const FleetQuery = graphql(`
-  query Fleet {
+/** The matrix's axes (a few hundred small entities, kept live by Apollo's cache). */
+export const FleetLayoutQuery = graphql(`
+  query FleetLayout {
     nodes {
       id
       name
@@ -83,13 +87,20 @@ export const FleetQuery = graphql(`
     models {
       id
       status
-      availableNodes
-      downloadProgress
       model {
         id
         name
         sizeBytes
       }
+    }
+  }
+`);
+
+/** Every node × model state, fetched with no-cache into the matrix's own store (web/src/fleet-store.ts). */
+export const FleetStatesQuery = graphql(`
+  query FleetStates {
+    models {
+      id
       nodes {
         ...NodeStateFields
       }
@@ -243,6 +254,7 @@ export const RepairModel = graphql(`
   }
 `);
 
+/** The changed state and the model's aggregates ride with each event: applying one costs O(1), no refetch. */
 export const ModelEvents = graphql(`
   subscription ModelEvents {
     modelStatusChanged {
@@ -253,6 +265,16 @@ export const ModelEvents = graphql(`
       progress
       lifecycleStatus
       errorMessage
+      model {
+        id
+        status
+        errorMessage
+        downloadProgress
+        availableNodes
+      }
+      state {
+        ...NodeStateFields
+      }
     }
   }
 `);
@@ -294,6 +316,54 @@ export const ActiveRepairsQuery = graphql(`
       nodeId
       modelId
       status
+    }
+  }
+`);
+
+export const CancelDownload = graphql(`
+  mutation CancelDownload($modelId: ID!, $nodeIds: [ID!]) {
+    cancelDownload(modelId: $modelId, nodeIds: $nodeIds) {
+      ...NodeStateFields
+    }
+  }
+`);
+
+export const ApiKeyFields = graphql(`
+  fragment ApiKeyFields on ApiKey {
+    id
+    name
+    role
+    prefix
+    createdAt
+    lastUsedAt
+    expiresAt
+    revokedAt
+  }
+`);
+
+export const ApiKeysQuery = graphql(`
+  query ApiKeys {
+    apiKeys {
+      ...ApiKeyFields
+    }
+  }
+`);
+
+export const CreateApiKey = graphql(`
+  mutation CreateApiKey($name: String!, $role: ApiKeyRole!, $expiresAt: DateTime) {
+    createApiKey(name: $name, role: $role, expiresAt: $expiresAt) {
+      key
+      apiKey {
+        ...ApiKeyFields
+      }
+    }
+  }
+`);
+
+export const RevokeApiKey = graphql(`
+  mutation RevokeApiKey($id: ID!) {
+    revokeApiKey(id: $id) {
+      ...ApiKeyFields
     }
   }
 `);

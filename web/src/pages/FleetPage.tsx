@@ -1,24 +1,25 @@
 import { useMutation, useQuery } from '@apollo/client/react';
-import { useVirtualizer } from '@tanstack/react-virtual';
-import { memo, useMemo, useRef, useState } from 'react';
+import { useVirtualizer, type VirtualItem } from '@tanstack/react-virtual';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ErrorText, LifecycleBadge, Progress, type CellState } from '../components/bits';
+import { fleetStore, useCellState, useRowVersion, type CellData } from '../fleet-store';
 import { bytes, duration, percent } from '../format';
-import type { FleetQuery as FleetData, NodeStateFieldsFragment } from '../gql/graphql';
+import type { FleetLayoutQuery as FleetLayout } from '../gql/graphql';
 import {
   ActiveRepairsQuery,
+  CancelDownload,
   DeleteModel,
   DownloadModel,
-  FleetQuery,
+  FleetLayoutQuery,
+  FleetStatesQuery,
   RepairModel,
   VerifyModel,
 } from '../ops/operations';
-import { CancelDownload } from '../ops/pending';
 import { useSession } from '../session-context';
-import { rate } from '../transfer-rate';
 
-type Model = FleetData['models'][number];
-type Node = FleetData['nodes'][number];
-type State = NodeStateFieldsFragment & { bytesPerSecond?: number | null; etaSeconds?: number | null };
+type Model = FleetLayout['models'][number];
+type Node = FleetLayout['nodes'][number];
+type Selection = { modelId: string; nodeId: string };
 
 const LABEL_W = 220;
 const HEADER_H = 44;
@@ -27,16 +28,29 @@ const CELL_H = 64;
 /** States that mean the node has, or is getting, the model. */
 const HOLDING = new Set<string>(['READY', 'DOWNLOADING', 'LOADING', 'PENDING']);
 
-export function cellState(state: State | undefined, repairing: boolean): CellState {
+export function cellState(state: CellData | undefined, repairing: boolean): CellState {
   if (repairing) return 'REPAIRING';
   return (state?.lifecycleStatus as CellState | undefined) ?? 'NONE';
 }
 
+/**
+ * Every node × model state into the matrix's store, bypassing Apollo's cache (no-cache); fetched again with the other
+ * active queries after every reconnect. Events keep the store current in between (live.ts).
+ */
+export function useFleetStates(store = fleetStore) {
+  const { data, error } = useQuery(FleetStatesQuery, { fetchPolicy: 'no-cache' });
+  useEffect(() => {
+    if (data) store.load(data.models);
+  }, [data, store]);
+  return { error, loaded: data !== undefined };
+}
+
 /** Nodes × models, every cell live; only the visible cells are rendered (200 × 100 stays smooth). */
 export default function FleetPage() {
-  const { data, error, loading } = useQuery(FleetQuery);
+  const { data, error, loading } = useQuery(FleetLayoutQuery);
+  const states = useFleetStates();
   const { data: active } = useQuery(ActiveRepairsQuery);
-  const [selected, setSelected] = useState<{ modelId: string; nodeId: string } | null>(null);
+  const [selected, setSelected] = useState<Selection | null>(null);
   const models = useMemo(() => (data?.models ?? []).filter((m) => m.status !== 'AVAILABLE'), [data]);
   const nodes = data?.nodes ?? [];
   const repairing = useMemo(
@@ -44,14 +58,15 @@ export default function FleetPage() {
       new Set((active?.repairs ?? []).filter((r) => r.status === 'IN_PROGRESS').map((r) => `${r.modelId}|${r.nodeId}`)),
     [active],
   );
+  const ready = data !== undefined && states.loaded;
   return (
     <section aria-labelledby="fleet-title">
       <h1 id="fleet-title">Fleet</h1>
       <p className="muted">
         {nodes.length} nodes × {models.length} registered models. Select a cell for its actions.
       </p>
-      <ErrorText error={error} />
-      {loading && !data ? <p>Loading…</p> : null}
+      <ErrorText error={error ?? states.error} />
+      {(loading && !data) || !ready ? <p>Loading…</p> : null}
       {selected ? (
         <CellPanel
           model={models.find((m) => m.id === selected.modelId)}
@@ -60,7 +75,9 @@ export default function FleetPage() {
           onClose={() => setSelected(null)}
         />
       ) : null}
-      <Matrix models={models} nodes={nodes} repairing={repairing} selected={selected} onSelect={setSelected} />
+      {ready ? (
+        <Matrix models={models} nodes={nodes} repairing={repairing} selected={selected} onSelect={setSelected} />
+      ) : null}
     </section>
   );
 }
@@ -69,8 +86,8 @@ export function Matrix(props: {
   models: Model[];
   nodes: Node[];
   repairing: Set<string>;
-  selected: { modelId: string; nodeId: string } | null;
-  onSelect: (s: { modelId: string; nodeId: string }) => void;
+  selected: Selection | null;
+  onSelect: (s: Selection) => void;
 }) {
   const { models, nodes, repairing, selected, onSelect } = props;
   const scroller = useRef<HTMLDivElement>(null);
@@ -126,33 +143,20 @@ export function Matrix(props: {
         </div>
         {rows.getVirtualItems().map((r) => {
           const m = models[r.index]!;
-          const byNode = new Map(m.nodes.map((s) => [s.nodeId, s]));
           return (
-            <div
+            <MatrixRow
               key={m.id}
-              role="row"
-              aria-rowindex={r.index + 2}
-              className="m-row"
-              style={{ top: HEADER_H + r.start, width, height: CELL_H }}
-            >
-              <RowLabel model={m} nodes={nodes} byNode={byNode} />
-              {visibleCols.map((c) => {
-                const n = nodes[c.index]!;
-                return (
-                  <Cell
-                    key={n.id}
-                    colIndex={c.index + 2}
-                    left={LABEL_W + c.start}
-                    model={m}
-                    node={n}
-                    state={byNode.get(n.id)}
-                    repairing={repairing.has(`${m.id}|${n.id}`)}
-                    selected={selected?.modelId === m.id && selected.nodeId === n.id}
-                    onSelect={onSelect}
-                  />
-                );
-              })}
-            </div>
+              rowIndex={r.index + 2}
+              top={HEADER_H + r.start}
+              width={width}
+              modelId={m.id}
+              modelName={m.model.name}
+              nodes={nodes}
+              cols={visibleCols}
+              repairing={repairing}
+              selectedNodeId={selected?.modelId === m.id ? selected.nodeId : null}
+              onSelect={onSelect}
+            />
           );
         })}
       </div>
@@ -160,26 +164,85 @@ export function Matrix(props: {
   );
 }
 
-function RowLabel({ model: m, nodes, byNode }: { model: Model; nodes: Node[]; byNode: Map<string, State> }) {
-  const { canOperate } = useSession();
-  const [download, { loading, error }] = useMutation(DownloadModel);
-  const lacking = nodes.filter((n) => !HOLDING.has(byNode.get(n.id)?.lifecycleStatus ?? 'NONE'));
+/** One model's row: re-rendered on scroll or a layout change, never by a progress event (cells read their own state). */
+const MatrixRow = memo(function MatrixRow(props: {
+  rowIndex: number;
+  top: number;
+  width: number;
+  modelId: string;
+  modelName: string;
+  nodes: Node[];
+  cols: VirtualItem[];
+  repairing: Set<string>;
+  selectedNodeId: string | null;
+  onSelect: (s: Selection) => void;
+}) {
+  const { modelId, modelName, nodes } = props;
   return (
-    <div className="m-label" role="rowheader" style={{ width: LABEL_W, height: CELL_H }} title={error?.message ?? m.id}>
-      <span className="m-name">{m.model.name}</span>
+    <div
+      role="row"
+      aria-rowindex={props.rowIndex}
+      className="m-row"
+      style={{ top: props.top, width: props.width, height: CELL_H }}
+    >
+      <RowLabel modelId={modelId} modelName={modelName} nodes={nodes} />
+      {props.cols.map((c) => {
+        const n = nodes[c.index]!;
+        return (
+          <Cell
+            key={n.id}
+            colIndex={c.index + 2}
+            left={LABEL_W + c.start}
+            modelId={modelId}
+            modelName={modelName}
+            nodeId={n.id}
+            nodeName={n.name}
+            repairing={props.repairing.has(`${modelId}|${n.id}`)}
+            selected={props.selectedNodeId === n.id}
+            onSelect={props.onSelect}
+          />
+        );
+      })}
+    </div>
+  );
+});
+
+function RowLabel({ modelId, modelName, nodes }: { modelId: string; modelName: string; nodes: Node[] }) {
+  const { canOperate } = useSession();
+  const version = useRowVersion(modelId);
+  const [download, { loading, error }] = useMutation(DownloadModel, {
+    onCompleted: (d) => d.downloadModel.forEach((s) => fleetStore.apply(s)),
+  });
+  const { lacking, ready } = useMemo(() => {
+    const lacking: string[] = [];
+    let ready = 0;
+    for (const n of nodes) {
+      const status = fleetStore.get(modelId, n.id)?.lifecycleStatus ?? 'NONE';
+      if (status === 'READY') ready++;
+      if (!HOLDING.has(status)) lacking.push(n.id);
+    }
+    return { lacking, ready };
+    // `version` changes whenever a lifecycle of this model does: the store is read again then.
+  }, [modelId, nodes, version]);
+  return (
+    <div
+      className="m-label"
+      role="rowheader"
+      style={{ width: LABEL_W, height: CELL_H }}
+      title={error?.message ?? modelId}
+    >
+      <span className="m-name">{modelName}</span>
       {canOperate && lacking.length ? (
         <button
           type="button"
           className="small"
           disabled={loading}
-          onClick={() =>
-            void download({ variables: { modelId: m.id, nodeIds: lacking.map((n) => n.id) } }).catch(() => undefined)
-          }
+          onClick={() => void download({ variables: { modelId, nodeIds: lacking } }).catch(() => undefined)}
         >
           Send to {lacking.length} lacking
         </button>
       ) : (
-        <span className="small muted">{m.availableNodes} ready</span>
+        <span className="small muted">{ready} ready</span>
       )}
       {error ? <span className="error small">{error.message}</span> : null}
     </div>
@@ -189,17 +252,19 @@ function RowLabel({ model: m, nodes, byNode }: { model: Model; nodes: Node[]; by
 const Cell = memo(function Cell(props: {
   colIndex: number;
   left: number;
-  model: Model;
-  node: Node;
-  state: State | undefined;
+  modelId: string;
+  modelName: string;
+  nodeId: string;
+  nodeName: string;
   repairing: boolean;
   selected: boolean;
-  onSelect: (s: { modelId: string; nodeId: string }) => void;
+  onSelect: (s: Selection) => void;
 }) {
-  const { model, node, state, repairing, selected } = props;
-  const kind = cellState(state, repairing);
-  const speed = state?.bytesPerSecond ?? (state ? rate(model.id, node.id) : null);
-  const eta = state?.etaSeconds ?? (speed && state && speed > 0 ? (state.bytesTotal - state.bytesDone) / speed : null);
+  const { modelId, modelName, nodeId, nodeName, selected, onSelect } = props;
+  const state = useCellState(modelId, nodeId);
+  const kind = cellState(state, props.repairing);
+  const select = useCallback(() => onSelect({ modelId, nodeId }), [onSelect, modelId, nodeId]);
+  const speed = state?.bytesPerSecond;
   return (
     <div
       role="gridcell"
@@ -211,18 +276,18 @@ const Cell = memo(function Cell(props: {
         type="button"
         className={`m-btn ${selected ? 'selected' : ''}`}
         aria-pressed={selected}
-        aria-label={`${model.model.name} on ${node.name}: ${kind}${kind === 'DOWNLOADING' ? ` ${percent(state?.progress)}` : ''}`}
-        data-cell={`${model.id}|${node.name}`}
+        aria-label={`${modelName} on ${nodeName}: ${kind}${kind === 'DOWNLOADING' ? ` ${percent(state?.progress)}` : ''}`}
+        data-cell={`${modelId}|${nodeName}`}
         data-state={kind}
-        onClick={() => props.onSelect({ modelId: model.id, nodeId: node.id })}
+        onClick={select}
       >
         <LifecycleBadge state={kind} />
         {kind === 'DOWNLOADING' || kind === 'CANCELLED' ? (
           <>
-            <Progress value={state?.progress} label={`${model.model.name} on ${node.name}`} />
+            <Progress value={state?.progress} label={`${modelName} on ${nodeName}`} />
             <span className="small">
               {percent(state?.progress)} · {bytes(state?.bytesDone)}
-              {kind === 'DOWNLOADING' && speed ? ` · ${bytes(speed)}/s · ${duration(eta)}` : ''}
+              {kind === 'DOWNLOADING' && speed ? ` · ${bytes(speed)}/s · ${duration(state?.etaSeconds)}` : ''}
             </span>
           </>
         ) : kind === 'ERROR' ? (
@@ -241,15 +306,19 @@ function CellPanel(props: {
   repairing: boolean;
   onClose: () => void;
 }) {
-  const { canOperate, features } = useSession();
+  const { canOperate } = useSession();
   const { model, node } = props;
-  const [download, dl] = useMutation(DownloadModel);
-  const [cancel, cn] = useMutation(CancelDownload);
-  const [verify, vf] = useMutation(VerifyModel);
+  const state = useCellState(model?.id ?? '', node?.id ?? '');
+  const [download, dl] = useMutation(DownloadModel, {
+    onCompleted: (d) => d.downloadModel.forEach((s) => fleetStore.apply(s)),
+  });
+  const [cancel, cn] = useMutation(CancelDownload, {
+    onCompleted: (d) => d.cancelDownload.forEach((s) => fleetStore.apply(s)),
+  });
+  const [verify, vf] = useMutation(VerifyModel, { onCompleted: (d) => fleetStore.apply(d.verifyModel) });
   const [repair, rp] = useMutation(RepairModel);
   const [remove, del] = useMutation(DeleteModel, { refetchQueries: 'active' });
   if (!model || !node) return null;
-  const state: State | undefined = model.nodes.find((s) => s.nodeId === node.id);
   const kind = cellState(state, props.repairing);
   const vars = { modelId: model.id, nodeId: node.id };
   const swallow = () => undefined;
@@ -268,17 +337,15 @@ function CellPanel(props: {
             type="button"
             onClick={() => void download({ variables: { modelId: model.id, nodeIds: [node.id] } }).catch(swallow)}
           >
-            Download
+            {kind === 'CANCELLED' ? 'Resume download' : 'Download'}
           </button>
-          {features.cancelDownload ? (
-            <button
-              type="button"
-              disabled={kind !== 'DOWNLOADING' && kind !== 'PENDING'}
-              onClick={() => void cancel({ variables: { modelId: model.id, nodeIds: [node.id] } }).catch(swallow)}
-            >
-              Cancel download
-            </button>
-          ) : null}
+          <button
+            type="button"
+            disabled={kind !== 'DOWNLOADING' && kind !== 'PENDING'}
+            onClick={() => void cancel({ variables: { modelId: model.id, nodeIds: [node.id] } }).catch(swallow)}
+          >
+            Cancel download
+          </button>
           <button
             type="button"
             disabled={kind !== 'READY'}

@@ -1,16 +1,16 @@
 import { useMutation, useQuery } from '@apollo/client/react';
 import { useState, type FormEvent } from 'react';
 import { ErrorText } from '../components/bits';
-import { ApiKeysQuery, CreateApiKey, RevokeApiKey, type ApiKeyRole } from '../ops/pending';
+import type { ApiKeyRole } from '../gql/graphql';
+import { ApiKeysQuery, CreateApiKey, RevokeApiKey } from '../ops/operations';
 import { useSession } from '../session-context';
 
 const ROLES: ApiKeyRole[] = ['VIEWER', 'OPERATOR', 'ADMIN', 'INFERENCE'];
 
 /** API keys (ADMIN): create (the secret is shown once), list, revoke. */
 export default function KeysPage() {
-  const { isAdmin, features } = useSession();
+  const { isAdmin } = useSession();
   if (!isAdmin) return <p>Only an ADMIN key manages keys.</p>;
-  if (!features.apiKeys) return <p>This server has no API keys (access control is not enabled).</p>;
   return <Keys />;
 }
 
