@@ -29,17 +29,27 @@ async function main(): Promise<void> {
   const { port } = app.getHttpServer().address() as { port: number };
   console.log(`llmfleet control plane listening on http://${config.HOST}:${port} (GraphQL at /graphql)`);
   if (config.EMBEDDED_AGENT) {
-    const agent = await startEmbeddedAgent(config, port);
+    const { JoinTokenService } = await import('./nodes/join-token.service.js');
+    const joinTokens = app.get(JoinTokenService);
+    const agent = await startEmbeddedAgent(config, port, () => joinTokens.current());
     lifecycle.onShutdown(() => agent.stop());
   }
   lifecycle.markStarted();
 }
 
 /** The same agent as `npm run start:agent`, in this process, so one machine is a working fleet of one. */
-async function startEmbeddedAgent(config: AppConfig, port: number): Promise<NodeAgent> {
+async function startEmbeddedAgent(
+  config: AppConfig,
+  port: number,
+  joinToken: () => Promise<string>,
+): Promise<NodeAgent> {
   const [{ NodeAgent }, { pino }] = await Promise.all([import('./agent/node-agent.js'), import('pino')]);
   const agentConfig = embeddedAgentConfig(config, port);
-  const agent = new NodeAgent(agentConfig, pino({ level: config.LOG_LEVEL, base: { agent: agentConfig.NODE_NAME } }));
+  const agent = new NodeAgent(
+    agentConfig,
+    pino({ level: config.LOG_LEVEL, base: { agent: agentConfig.NODE_NAME } }),
+    joinToken,
+  );
   await agent.start();
   console.log(`embedded agent ${agentConfig.NODE_NAME} joined the fleet (models in ${agent.store.root})`);
   return agent;

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type {
@@ -19,6 +19,8 @@ import { sendJson } from './inference/openai-response.js';
 import type { ModelManager, StateListener } from './model-manager.js';
 import type { RepairCoordinator } from './repair-coordinator.js';
 
+import { hubPathProblem } from '../shared/hub-path.js';
+
 const KEEPALIVE_MS = 5000;
 /** Node protocol bodies (manifests) are small; only chat requests get the configurable `/v1` limit. */
 const PROTOCOL_BODY_LIMIT = 1024 * 1024;
@@ -29,8 +31,15 @@ const downloadRequestSchema = z.object({
   files: z
     .array(
       z.object({
-        path: z.string().min(1).max(1024),
-        url: z.string().url(),
+        path: z.string().superRefine((path, ctx) => {
+          const problem = hubPathProblem(path);
+          if (problem)
+            ctx.addIssue({ code: 'custom', message: `unsafe file path ${JSON.stringify(path)}: ${problem}` });
+        }),
+        url: z
+          .string()
+          .url()
+          .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
         size: z.number().int().min(0),
         sha256: z.string().regex(/^[0-9a-f]{64}$/),
         role: z.enum(['MODEL', 'PROJECTOR']),
@@ -57,7 +66,8 @@ export class AgentHttpServer {
     private readonly models: ModelManager,
     private readonly repairs: RepairCoordinator,
     private readonly chat: ChatHandler,
-    private readonly controlToken: () => string | null,
+    /** sha256 (hex) of the control plane's token for this node (null until registered). */
+    private readonly controlTokenHash: () => string | null,
     private readonly log: Logger,
     /** Largest chat request body (V1_BODY_LIMIT). */
     private readonly chatBodyLimit: number,
@@ -197,11 +207,11 @@ export class AgentHttpServer {
   }
 
   private authorized(req: IncomingMessage): boolean {
-    const expected = this.controlToken();
+    const expected = this.controlTokenHash();
     const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (!expected || !match) return false;
-    const a = Buffer.from(match[1]!);
-    const b = Buffer.from(expected);
+    const a = createHash('sha256').update(match[1]!).digest();
+    const b = Buffer.from(expected, 'hex');
     return a.length === b.length && timingSafeEqual(a, b);
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -13,12 +14,19 @@ import {
   type StatesReportResponse,
 } from '../shared/agent-protocol.js';
 
+/**
+ * What the agent keeps in MODELS_DIR/.llmfleet/node.json (mode 0600): its node token (which it presents) and only the
+ * sha256 of the control token (which it checks), so the file never holds the key to this agent's own routes.
+ */
 export interface NodeCredentials {
   nodeId: string;
   nodeToken: string;
-  controlToken: string;
+  controlTokenHash: string;
   controlPlaneUrl: string;
 }
+
+/** The join token: a fixed one (NODE_JOIN_TOKEN), or asked for at each join (the embedded agent, in-process). */
+export type JoinTokenSource = string | (() => Promise<string>) | undefined;
 
 export class ControlPlaneError extends Error {
   constructor(
@@ -40,7 +48,7 @@ export class ControlPlaneClient {
   constructor(
     private readonly baseUrl: string,
     modelsRoot: string,
-    private readonly joinToken: string | undefined,
+    private readonly joinToken: JoinTokenSource,
     private readonly log: Logger,
   ) {
     this.credentialsPath = join(modelsRoot, '.llmfleet', 'node.json');
@@ -50,8 +58,9 @@ export class ControlPlaneClient {
     return this.credentials?.nodeId ?? null;
   }
 
-  get controlToken(): string | null {
-    return this.credentials?.controlToken ?? null;
+  /** sha256 (hex) of the token the control plane presents on this agent's routes. */
+  get controlTokenHash(): string | null {
+    return this.credentials?.controlTokenHash ?? null;
   }
 
   async register(name: string, url: string, capacity: NodeCapacity): Promise<RegisterNodeResponse> {
@@ -72,7 +81,7 @@ export class ControlPlaneClient {
     this.credentials = {
       nodeId: res.nodeId,
       nodeToken: res.nodeToken,
-      controlToken: res.controlToken,
+      controlTokenHash: createHash('sha256').update(res.controlToken).digest('hex'),
       controlPlaneUrl: this.baseUrl,
     };
     await this.saveCredentials(this.credentials);
@@ -110,8 +119,9 @@ export class ControlPlaneClient {
     });
   }
 
-  private post<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('POST', path, body, this.joinToken ? { 'x-llmfleet-join-token': this.joinToken } : {});
+  private async post<T>(path: string, body: unknown): Promise<T> {
+    const joinToken = typeof this.joinToken === 'function' ? await this.joinToken() : this.joinToken;
+    return this.request<T>('POST', path, body, joinToken ? { 'x-llmfleet-join-token': joinToken } : {});
   }
 
   private async request<T>(
@@ -142,8 +152,22 @@ export class ControlPlaneClient {
 
   private async loadCredentials(): Promise<NodeCredentials | null> {
     try {
-      const saved = JSON.parse(await readFile(this.credentialsPath, 'utf8')) as NodeCredentials;
-      return saved.controlPlaneUrl === this.baseUrl ? saved : null;
+      const saved = JSON.parse(await readFile(this.credentialsPath, 'utf8')) as NodeCredentials & {
+        controlToken?: string;
+      };
+      if (saved.controlPlaneUrl !== this.baseUrl) return null;
+      // Written by an older agent, with the control token itself: keep only its hash from now on.
+      const controlTokenHash =
+        saved.controlTokenHash ??
+        createHash('sha256')
+          .update(saved.controlToken ?? '')
+          .digest('hex');
+      return {
+        nodeId: saved.nodeId,
+        nodeToken: saved.nodeToken,
+        controlTokenHash,
+        controlPlaneUrl: saved.controlPlaneUrl,
+      };
     } catch {
       return null;
     }

@@ -171,7 +171,7 @@ export class ModelManager {
 
   private async prepareRefetch(request: AgentDownloadRequest, fromZero: boolean): Promise<void> {
     for (const file of request.files) {
-      const path = this.store.pathFor(request.modelId, file.path);
+      const path = await this.store.writablePathFor(request.modelId, file.path);
       if (fromZero) {
         await rm(path, { force: true });
         await removePartial(path);
@@ -262,7 +262,12 @@ export class ModelManager {
       for (const file of request.files) {
         const before = done;
         await this.downloader.download(
-          { url: file.url, destPath: this.store.pathFor(modelId, file.path), size: file.size, sha256: file.sha256 },
+          {
+            url: file.url,
+            destPath: await this.store.writablePathFor(modelId, file.path),
+            size: file.size,
+            sha256: file.sha256,
+          },
           {
             token: this.options.hfToken,
             signal,

@@ -39,6 +39,8 @@ export class NodeAgent {
   constructor(
     private readonly config: AgentConfig,
     private readonly log: Logger,
+    /** The embedded agent asks its control plane in-process for the join token (which may be rotated meanwhile). */
+    joinToken?: () => Promise<string>,
   ) {
     this.store = new ModelStore(config.MODELS_DIR);
     this.models = new ModelManager(
@@ -56,7 +58,12 @@ export class NodeAgent {
       log,
     );
     this.metrics = new MetricsCollector(config.AGENT_MEMORY_BYTES, () => this.inference.vram());
-    this.controlPlane = new ControlPlaneClient(config.CONTROL_PLANE_URL, this.store.root, config.NODE_JOIN_TOKEN, log);
+    this.controlPlane = new ControlPlaneClient(
+      config.CONTROL_PLANE_URL,
+      this.store.root,
+      joinToken ?? config.NODE_JOIN_TOKEN,
+      log,
+    );
     this.inference = new InferenceService({
       gpu: config.AGENT_GPU === 'auto' ? 'auto' : false,
       memoryBudgetBytes: config.AGENT_MEMORY_BYTES ?? Math.floor(totalmem() * 0.8),
@@ -74,7 +81,7 @@ export class NodeAgent {
       this.models,
       this.repairs,
       chat,
-      () => this.controlPlane.controlToken,
+      () => this.controlPlane.controlTokenHash,
       log,
       config.V1_BODY_LIMIT,
     );

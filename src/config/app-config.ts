@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseNetworks } from '../nodes/agent-url-policy.js';
 import { nodeNameSchema } from '../shared/node-name.js';
 import { byteSize, DEFAULT_V1_BODY_LIMIT } from '../shared/openai/byte-size.js';
 
@@ -67,12 +68,29 @@ export const appConfigSchema = z
     HF_STATS_CACHE_SIZE: z.coerce.number().int().min(1).default(1000),
     SUPPORTED_MODELS_PATH: z.string().trim().min(1).default('./supported_models.json'),
     EMBEDDED_AGENT: bool('EMBEDDED_AGENT').default(true),
-    /** Shared secret a node presents to join the fleet; unset means any agent that can reach the control plane may join. */
+    /** Shared secret a node presents to join the fleet; unset: one is generated at first start (src/nodes/join-token.service.ts). */
     NODE_JOIN_TOKEN: z
       .string()
       .trim()
-      .optional()
-      .transform((v) => (v ? v : undefined)),
+      .min(32, 'must be at least 32 characters (use e.g. `openssl rand -base64 32`)')
+      .max(512)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it travels in an HTTP header)')
+      .optional(),
+    /** Key that seals stored secrets (control tokens, a generated join token); created at first start (mode 0600). */
+    SECRETS_KEY_FILE: z.string().trim().min(1).default('./.llmfleet/secrets-key'),
+    /** Networks agent URLs must be in (comma-separated CIDRs); empty: any address but link-local, unspecified, multicast. */
+    AGENT_NETWORKS: z
+      .string()
+      .trim()
+      .default('')
+      .transform((v, ctx) => {
+        try {
+          return parseNetworks(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
     /** An admin API key that always works (src/auth); long enough that guessing it is hopeless. */
     ADMIN_API_KEY: z
       .string()

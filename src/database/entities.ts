@@ -1,6 +1,7 @@
 import { ApiKeyEntity } from '../auth/entities/api-key.entity.js';
 import { ApiSessionEntity } from '../auth/entities/api-session.entity.js';
 import { AuditEntryEntity } from '../audit/entities/audit-entry.entity.js';
+import { FleetSecretEntity } from '../nodes/entities/fleet-secret.entity.js';
 import { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { NodeEntity } from '../nodes/entities/node.entity.js';
 import { RepairTaskEntity } from '../repair/entities/repair-task.entity.js';
@@ -15,4 +16,5 @@ export const entities = [
   ApiKeyEntity,
   ApiSessionEntity,
   AuditEntryEntity,
+  FleetSecretEntity,
 ];

@@ -77,7 +77,12 @@ function nodesCode(reason: NodesErrorReason): PublicErrorCode {
   switch (reason) {
     case NodesErrorReason.INVALID_REGISTRATION:
     case NodesErrorReason.INVALID_HEARTBEAT:
+    case NodesErrorReason.AGENT_URL_REFUSED:
       return PublicErrorCode.BAD_USER_INPUT;
+    case NodesErrorReason.JOIN_TOKEN_CONFIGURED:
+    case NodesErrorReason.NODE_NAME_TAKEN:
+    case NodesErrorReason.SECRET_UNREADABLE:
+      return PublicErrorCode.CONFLICT;
     case NodesErrorReason.JOIN_TOKEN_REQUIRED:
     case NodesErrorReason.NODE_TOKEN_MISSING:
       return PublicErrorCode.UNAUTHENTICATED;

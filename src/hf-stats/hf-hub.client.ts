@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
+import { hubPathProblem } from '../shared/hub-path.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { classifyHubResponse, HfError, HfErrorReason, type HfRequestContext } from './hf.errors.js';
@@ -114,11 +115,9 @@ function assertRevision(revision: string): void {
 }
 
 function fileSegments(filename: string): string[] {
-  const segments = filename.split('/');
-  if (hasControlChars(filename) || segments.some((s) => s === '' || s === '.' || s === '..')) {
-    throw invalidArgument('file', filename, 'is not a valid path inside a repo');
-  }
-  return segments;
+  const problem = hubPathProblem(filename);
+  if (problem) throw invalidArgument('file', filename, `is not a valid path inside a repo: ${problem}`);
+  return filename.split('/');
 }
 
 export function clampSearchLimit(limit: number | undefined): number {
@@ -196,6 +195,11 @@ export class HfHubClient {
     const data = parsed.data;
     const files: HfFile[] = [];
     for (const sibling of data.siblings ?? []) {
+      // Checked before anything uses it: it becomes a Hub URL and a path under every node's MODELS_DIR.
+      const problem = hubPathProblem(sibling.rfilename);
+      if (problem) {
+        throw this.badResponse(ctx, `it lists an unsafe file name ${JSON.stringify(sibling.rfilename)} (${problem})`);
+      }
       const size = sibling.lfs?.size ?? sibling.size;
       if (size === undefined || size === null) throw this.badResponse(ctx, `no size for ${sibling.rfilename}`);
       files.push({ path: sibling.rfilename, size, sha256: sibling.lfs?.sha256 ?? null });

@@ -9,10 +9,18 @@ import type {
 } from '../shared/agent-protocol.js';
 import type { NodeEntity } from './entities/node.entity.js';
 import { NodesError, NodesErrorReason } from './nodes.errors.js';
+import { NodesService } from './nodes.service.js';
+
+const URL_CHECK_TTL_MS = 10_000;
 
 /** The control plane's side of the agent protocol: commands to one node's agent, authenticated with its control token. */
 @Injectable()
 export class AgentClient {
+  /** When each agent URL last passed the URL rules (host names are resolved again after URL_CHECK_TTL_MS). */
+  private readonly checked = new Map<string, number>();
+
+  constructor(private readonly nodes: NodesService) {}
+
   /**
    * Asks the agent to fetch a model and returns once it accepted: the agent owns the transfer and pushes its progress
    * (`POST /api/nodes/{id}/states`). Asking again while it runs joins the same download.
@@ -117,17 +125,17 @@ export class AgentClient {
   ): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(`${node.url}${path}`, {
+      res = await this.fetchAgent(node, path, {
         method,
         headers: {
           ...extraHeaders,
-          authorization: `Bearer ${node.controlToken}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
       });
     } catch (err) {
+      if (err instanceof NodesError) throw err;
       throw this.unreachable(node, (err as Error).message);
     }
     if (!res.ok) {
@@ -142,6 +150,39 @@ export class AgentClient {
       );
     }
     return res;
+  }
+
+  /**
+   * Every request to an agent: its URL checked again (a host name may resolve elsewhere by now), the node's control
+   * token, and never a redirect (a 3xx is an error: an agent must not steer the control plane, and its token, elsewhere).
+   */
+  async fetchAgent(node: NodeEntity, path: string, init: RequestInit): Promise<Response> {
+    await this.checkUrl(node);
+    const token = await this.nodes.controlTokenOf(node);
+    const res = await fetch(`${node.url}${path}`, {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` },
+      redirect: 'manual',
+    });
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      const location = res.headers.get('location');
+      throw new NodesError(
+        NodesErrorReason.AGENT_REJECTED,
+        `Agent of node ${node.name} answered a redirect (${res.status}${location ? ` to ${location}` : ''}) for ${path}: ` +
+          'the control plane never follows redirects from agents',
+        { nodeId: node.id, status: res.status },
+      );
+    }
+    return res;
+  }
+
+  private async checkUrl(node: NodeEntity): Promise<void> {
+    const checkedAt = this.checked.get(node.url);
+    if (checkedAt !== undefined && Date.now() - checkedAt < URL_CHECK_TTL_MS) return;
+    await this.nodes.checkUrl(node.url);
+    if (this.checked.size > 10_000) this.checked.clear();
+    this.checked.set(node.url, Date.now());
   }
 
   private unreachable(node: NodeEntity, why: string): NodesError {

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { pageLimit, unknownCursor, type Page } from '../common/pagination.js';
@@ -12,17 +12,23 @@ import type {
   RegisterNodeResponse,
   StatesReportRequest,
 } from '../shared/agent-protocol.js';
+import { AgentUrlRefused, checkAgentUrl } from './agent-url-policy.js';
 import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
 import { NodeEntity } from './entities/node.entity.js';
 import { describeIssues, heartbeatSchema, registerNodeSchema, statesReportSchema } from './node-protocol.schemas.js';
+import { JoinTokenService } from './join-token.service.js';
 import { NodeStatus } from './node-status.js';
 import { hashToken, newToken, tokenMatches } from './node-tokens.js';
 import { NodesError, NodesErrorReason } from './nodes.errors.js';
 import { nodeMetricsPayload, nodeStatusPayload } from './node-events.js';
+import { SecretBox } from './secret-box.js';
+
+const CONTROL_TOKEN = 'control token';
 
 /** The fleet's nodes: who may join, who is who (tokens), who is alive (heartbeats), and their metrics. */
 @Injectable()
 export class NodesService {
+  private readonly logger = new Logger(NodesService.name);
   private fleetSize = 0;
   private fleetSizeAt = 0;
 
@@ -31,14 +37,23 @@ export class NodesService {
     @InjectRepository(NodeModelStateEntity) private readonly states: Repository<NodeModelStateEntity>,
     private readonly events: EventsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly joinTokens: JoinTokenService,
+    private readonly box: SecretBox,
   ) {}
 
   /**
-   * Joins a node, or re-joins it: the same credentials keep its id and tokens; the same name without them (an agent
-   * whose state was wiped) takes the node over with fresh tokens, which the join token (when configured) authorises.
+   * Joins a node, or re-joins it. With its own credentials (node id + node token) a node keeps its id and tokens. Any
+   * other join needs the join token; under a name that is taken it takes that node over with two fresh tokens, so the
+   * old node and control tokens die at once and nothing of the old node's credentials is ever handed out. Nothing is
+   * written before the caller is authorised and the body (URL included) is valid.
    */
   async register(body: unknown, joinToken: string | null): Promise<RegisterNodeResponse> {
     const parsed = registerNodeSchema.safeParse(body);
+    const claimed = parsed.success ? parsed.data : null;
+    const known = claimed?.nodeId && claimed.nodeToken ? await this.find(claimed.nodeId) : null;
+    const provenByToken = known !== null && tokenMatches(claimed!.nodeToken!, known.tokenHash);
+    // Who may join is checked before what they send: an outsider learns nothing from validation errors.
+    if (!provenByToken) await this.joinTokens.check(joinToken);
     if (!parsed.success) {
       throw new NodesError(
         NodesErrorReason.INVALID_REGISTRATION,
@@ -46,36 +61,74 @@ export class NodesService {
       );
     }
     const req: RegisterNodeRequest = parsed.data;
-    const known = req.nodeId && req.nodeToken ? await this.nodes.findOneBy({ id: req.nodeId }) : null;
-    const provenByToken = known !== null && tokenMatches(req.nodeToken!, known.tokenHash);
-    if (!provenByToken) this.checkJoinToken(joinToken);
+    const url = await this.checkUrl(req.url);
 
     const now = new Date();
     const existing = provenByToken ? known : await this.nodes.findOneBy({ name: req.name });
+    if (provenByToken && known.name !== req.name && (await this.nodes.existsBy({ name: req.name }))) {
+      throw new NodesError(
+        NodesErrorReason.NODE_NAME_TAKEN,
+        `Node ${known.name} cannot take the name ${req.name}: another node has it`,
+        { field: 'name', value: req.name },
+      );
+    }
     const nodeToken = provenByToken ? req.nodeToken! : newToken();
+    let controlToken = provenByToken ? await this.openControlToken(known).catch(() => null) : null;
+    controlToken ??= newToken();
     const fields = {
       name: req.name,
-      url: req.url.replace(/\/+$/, ''),
+      url,
       status: NodeStatus.ONLINE,
       capacity: req.capacity,
       memoryBytes: req.capacity.memoryBytes,
       lastHeartbeatAt: now,
       tokenHash: hashToken(nodeToken),
+      controlTokenSealed: await this.box.seal(controlToken, CONTROL_TOKEN),
     };
     let node: NodeEntity;
     if (existing) {
       await this.nodes.update({ id: existing.id }, fields);
       node = await this.nodes.findOneByOrFail({ id: existing.id });
+      if (!provenByToken)
+        this.logger.warn(`Node ${node.name} (${node.id}) re-joined with the join token: its tokens were rotated`);
     } else {
-      node = await this.nodes.save(this.nodes.create({ ...fields, controlToken: newToken(), metrics: null }));
+      node = await this.nodes.save(this.nodes.create({ ...fields, metrics: null }));
     }
     await this.publishStatus(node);
     return {
       nodeId: node.id,
       nodeToken,
-      controlToken: node.controlToken,
+      controlToken,
       heartbeatIntervalMs: this.config.NODE_HEARTBEAT_INTERVAL_MS,
     };
+  }
+
+  /**
+   * The token the control plane presents to this node's agent. One that cannot be opened (SECRETS_KEY_FILE changed)
+   * also invalidates the node's token, so its agent is refused at its next heartbeat and re-joins with fresh tokens.
+   */
+  async controlTokenOf(node: NodeEntity): Promise<string> {
+    try {
+      return await this.openControlToken(node);
+    } catch (err) {
+      await this.nodes.update({ id: node.id }, { tokenHash: '' }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Checks an agent's URL (scheme, credentials, address rules, AGENT_NETWORKS); the normalised URL without a trailing slash. */
+  async checkUrl(raw: string): Promise<string> {
+    try {
+      await checkAgentUrl(raw, this.config.AGENT_NETWORKS);
+    } catch (err) {
+      if (!(err instanceof AgentUrlRefused)) throw err;
+      throw new NodesError(NodesErrorReason.AGENT_URL_REFUSED, err.message, { field: 'url', value: err.url });
+    }
+    return raw.replace(/\/+$/, '');
+  }
+
+  private openControlToken(node: NodeEntity): Promise<string> {
+    return this.box.open(node.controlTokenSealed, CONTROL_TOKEN);
   }
 
   /** The node this bearer token belongs to; a node may only speak for itself. */
@@ -233,23 +286,6 @@ export class NodesService {
   async publishStatus(node: NodeEntity): Promise<void> {
     const models = await this.states.find({ where: { nodeId: node.id }, order: { modelId: 'ASC' } });
     await this.events.publishSafely(Topic.NODE_STATUS_CHANGED, nodeStatusPayload(node, models));
-  }
-
-  private checkJoinToken(joinToken: string | null): void {
-    const expected = this.config.NODE_JOIN_TOKEN;
-    if (!expected) return;
-    if (!joinToken) {
-      throw new NodesError(
-        NodesErrorReason.JOIN_TOKEN_REQUIRED,
-        'This fleet requires a join token: set NODE_JOIN_TOKEN on the agent',
-      );
-    }
-    if (hashToken(joinToken) !== hashToken(expected)) {
-      throw new NodesError(
-        NodesErrorReason.JOIN_TOKEN_INVALID,
-        'The join token is wrong: use the NODE_JOIN_TOKEN of the control plane',
-      );
-    }
   }
 
   private notFound(nodeId: string): NodesError {

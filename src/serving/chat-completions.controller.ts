@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Body, Controller, Logger, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { AgentClient } from '../nodes/agent.client.js';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { LifecycleStatus } from '../nodes/lifecycle-status.js';
 import { InferenceApi } from '../auth/auth-policy.js';
@@ -34,6 +35,7 @@ export class ChatCompletionsController {
   constructor(
     private readonly router: ChatRouter,
     private readonly repairs: RepairService,
+    private readonly agents: AgentClient,
   ) {}
 
   @Post('completions')
@@ -71,11 +73,10 @@ export class ChatCompletionsController {
       let upstream: globalThis.Response;
       try {
         upstream = await this.router.track(node, () =>
-          fetch(`${node.url}/v1/chat/completions`, {
+          this.agents.fetchAgent(node, '/v1/chat/completions', {
             method: 'POST',
             headers: {
               'content-type': 'application/json',
-              authorization: `Bearer ${node.controlToken}`,
               ...(typeof requestId === 'string' ? { [REQUEST_ID_HEADER]: requestId } : {}),
             },
             body: JSON.stringify(body),

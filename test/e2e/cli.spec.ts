@@ -55,7 +55,6 @@ describe('llmfleet CLI', () => {
       SUPPORTED_MODELS_PATH: await writeCatalog([
         catalogEntry({ id: 'tiny-chat', repo: 'fleet/tiny-GGUF', recommended_filename: 'tiny-Q4_K_M.gguf' }),
       ]),
-      NODE_JOIN_TOKEN: 'join-secret',
       NODE_HEARTBEAT_INTERVAL_MS: '300',
       PROGRESS_EVENT_INTERVAL_MS: '100',
       DOWNLOAD_BACKOFF_MS: '200',
@@ -392,5 +391,40 @@ describe('llmfleet CLI', () => {
       await expect(stat(user.configFile)).rejects.toThrow(/ENOENT/);
       expect((await user.run(['nodes', 'list'])).code).toBe(EXIT.AUTH);
     });
+  });
+});
+
+describe('llmfleet join-token', () => {
+  let app: AppHarness;
+  let user: CliUser;
+
+  beforeAll(async () => {
+    app = await AppHarness.start({ NODE_JOIN_TOKEN: '' });
+    user = await CliUser.create();
+  });
+
+  afterAll(async () => {
+    await user?.cleanup();
+    await app?.stop();
+  });
+
+  it('prints the generated join token, rotates it with --rotate, and needs an ADMIN key', async () => {
+    const env = { LLMFLEET_URL: app.url, LLMFLEET_API_KEY: app.adminKey };
+    const shown = await user.run(['join-token'], { env });
+    expect(shown.code).toBe(EXIT.OK);
+    const token = shown.stdout.trim();
+    expect(token).toBe((await app.data<{ joinToken: string }>('{ joinToken }')).joinToken);
+
+    const rotated = await user.run(['join-token', '--rotate'], { env });
+    expect(rotated.code).toBe(EXIT.OK);
+    const next = rotated.stdout.trim();
+    expect(next).not.toBe(token);
+    expect((await user.run(['join-token'], { env })).stdout.trim()).toBe(next);
+
+    const operator = await app.createKey('OPERATOR');
+    const denied = await user.run(['join-token'], { env: { ...env, LLMFLEET_API_KEY: operator } });
+    expect(denied.code).not.toBe(EXIT.OK);
+    expect(denied.stdout).toBe('');
+    expect(denied.stderr).toMatch(/ADMIN/);
   });
 });

@@ -44,6 +44,7 @@ describe('control plane killed mid-download', () => {
       EMBEDDED_AGENT: 'false',
       HF_ENDPOINT: hub.url,
       ADMIN_API_KEY: env.config.ADMIN_API_KEY!,
+      NODE_JOIN_TOKEN: env.config.NODE_JOIN_TOKEN!,
       SUPPORTED_MODELS_PATH: await writeCatalog([]),
       NODE_HEARTBEAT_INTERVAL_MS: '300',
       NODE_OFFLINE_AFTER_MS: '3000',
@@ -51,8 +52,8 @@ describe('control plane killed mid-download', () => {
       JOB_LOCK_MS: '2000',
     };
     cp = startProcess(MAIN_JS, cpEnv);
-    await cp.waitForOutput(/listening on/);
-    agent = await startAgent({ url, config: {} }, 'node-r');
+    await cp.waitForOutput(/listening on/, 120_000);
+    agent = await startAgent({ url, config: cpEnv }, 'node-r');
   });
 
   afterAll(async () => {
@@ -83,7 +84,7 @@ describe('control plane killed mid-download', () => {
     await new Promise((r) => setTimeout(r, 1000));
     hub.throttle(null);
     cp = startProcess(MAIN_JS, cpEnv);
-    await cp.waitForOutput(/listening on/);
+    await cp.waitForOutput(/listening on/, 120_000);
 
     const ready = await waitUntil(
       'READY after the restart',

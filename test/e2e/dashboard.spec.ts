@@ -92,7 +92,7 @@ describe('dashboard in a browser', () => {
       HF_ENDPOINT: hub.url,
       SUPPORTED_MODELS_PATH: catalog,
       ADMIN_API_KEY: ADMIN_KEY,
-      NODE_JOIN_TOKEN: 'dashboard-join-token',
+      NODE_JOIN_TOKEN: 'dashboard-join-token-of-at-least-32-chars',
       NODE_HEARTBEAT_INTERVAL_MS: '500',
       NODE_OFFLINE_AFTER_MS: '5000',
       PROGRESS_EVENT_INTERVAL_MS: '100',
@@ -100,7 +100,7 @@ describe('dashboard in a browser', () => {
     };
     cp = startProcess(MAIN_JS, cpEnv);
     await cp.waitForOutput(/listening on/, 120_000);
-    const target = { url, config: { NODE_JOIN_TOKEN: 'dashboard-join-token' } };
+    const target = { url, config: { NODE_JOIN_TOKEN: 'dashboard-join-token-of-at-least-32-chars' } };
     agents = await Promise.all([startAgent(target, 'node-a'), startAgent(target, 'node-b')]);
     await waitUntil('both agents joined', async () => {
       const { nodes } = await gql<{ nodes: Array<{ id: string; name: string }> }>('{ nodes { id name } }');

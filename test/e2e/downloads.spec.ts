@@ -56,7 +56,6 @@ describe('downloads to nodes', () => {
     app = await AppHarness.start({
       HF_ENDPOINT: hub.url,
       SUPPORTED_MODELS_PATH: await writeCatalog([]),
-      NODE_JOIN_TOKEN: 'join-secret',
       NODE_HEARTBEAT_INTERVAL_MS: '300',
       NODE_OFFLINE_AFTER_MS: '1500',
       PROGRESS_EVENT_INTERVAL_MS: '100',

@@ -25,6 +25,8 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     HF_ENDPOINT: 'http://127.0.0.1:9',
     // Every test runs with auth on: this admin key is what AppHarness sends (harness.adminKey).
     ADMIN_API_KEY: `test-admin-${randomBytes(24).toString('base64url')}`,
+    // Agents started with startAgent(app) present it (test/support/fleet.ts).
+    NODE_JOIN_TOKEN: `test-join-${randomBytes(24).toString('base64url')}`,
     ...overrides,
   });
   return {

@@ -102,7 +102,8 @@ export class FileDownloader {
     }
     const plan = kept.total() < spec.size ? this.parallelPlan(spec.size) : null;
 
-    const file = await open(partialPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+    // O_NOFOLLOW: a symbolic link planted where the .partial goes is never written through.
+    const file = await open(partialPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
     const hasher = new FileHasher(partialPath);
     let sync: SyncScheduler<[number, number][]> | null = null;
     let fileOpen = true;

@@ -57,7 +57,11 @@ export async function savePartialState(spec: DownloadSpec, ranges: ByteRanges, d
     sha256: spec.sha256.toLowerCase(),
     done: ranges.list(),
   };
-  const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+  const handle = await open(
+    tmp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    0o644,
+  );
   try {
     await handle.writeFile(JSON.stringify(body));
     if (durable) await handle.sync();

@@ -5,6 +5,7 @@ import { CreateApiKeys1764100000000 } from './1764100000000-create-api-keys.js';
 import { DownloadDispatches1764150000000 } from './1764150000000-download-dispatches.js';
 import { ModelFleetAggregates1764200000000 } from './1764200000000-model-fleet-aggregates.js';
 import { CreateAuditLog1796034360000 } from './1796034360000-create-audit-log.js';
+import { SealedNodeSecrets1796034385000 } from './1796034385000-sealed-node-secrets.js';
 
 /** Every migration, in order. Listed explicitly: ESM builds cannot glob-require them. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   DownloadDispatches1764150000000,
   ModelFleetAggregates1764200000000,
   CreateAuditLog1796034360000,
+  SealedNodeSecrets1796034385000,
 ];

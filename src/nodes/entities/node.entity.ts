@@ -21,9 +21,9 @@ export class NodeEntity {
   @Column({ name: 'token_hash', type: 'varchar', length: 64 })
   tokenHash!: string;
 
-  /** What the control plane presents to the agent. */
-  @Column({ name: 'control_token', type: 'varchar', length: 128 })
-  controlToken!: string;
+  /** What the control plane presents to the agent, sealed (SecretBox): it must be used again, so it is not a hash. */
+  @Column({ name: 'control_token_sealed', type: 'text' })
+  controlTokenSealed!: string;
 
   @Column({ type: 'jsonb' })
   capacity!: NodeCapacity;
