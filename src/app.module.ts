@@ -3,7 +3,7 @@ import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
-import type { GraphQLSchema } from 'graphql';
+import type { ExecutionResult, GraphQLSchema } from 'graphql';
 import { LoggerModule } from 'nestjs-pino';
 import { auditMutations } from './audit/audit-schema.js';
 import { AuditModule } from './audit/audit.module.js';
@@ -39,6 +39,11 @@ const graphqlWsOptions = {
     return Array.isArray(parsed) ? parsed : undefined;
   },
   validate: validateLimited,
+  // Errors over the socket get the same shape as over HTTP (extensions.code and reason; no internals).
+  onNext: (_ctx: unknown, _id: string, _payload: unknown, _args: unknown, result: ExecutionResult) =>
+    result.errors?.length
+      ? { ...result, errors: result.errors.map((error) => formatGraphqlError(error.toJSON(), error)) }
+      : undefined,
 };
 
 @Module({})

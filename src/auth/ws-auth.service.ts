@@ -12,7 +12,8 @@ import { ApiKeyRole } from './api-key-role.js';
 import { AuthBus } from './auth-bus.js';
 import { AuthError, AuthErrorReason } from './auth.errors.js';
 import { AuthService, requireRole } from './auth.service.js';
-import { bearerSecret, credentialOf } from './credentials.js';
+import { bearerSecret, credentialOf, refuseKeyInQuery } from './credentials.js';
+import { sha256Hex } from './key-material.js';
 import { attachPrincipal, attachedPrincipal, type Principal } from './principal.js';
 
 /** graphql-ws close codes (the protocol's own): who are you / you may not. */
@@ -27,13 +28,14 @@ type WsContext = Context<Record<string, unknown> | undefined, unknown>;
 /**
  * Authentication of graphql-ws connections: the browser's Origin when the upgrade arrives, then the key in
  * connection_init (`connectionParams.authorization = "Bearer <key>"`) or the session cookie of the upgrade request.
- * Every open socket is tracked by key, so a revocation (from any replica, through AuthBus) or the key's expiry
- * closes it.
+ * Every open socket is tracked by key (and by dashboard session when it came with the cookie), so a revocation or a
+ * sign-out (from any replica, through AuthBus) or the key's expiry closes it.
  */
 @Injectable()
 export class WsAuth {
   private readonly logger = new Logger(WsAuth.name);
-  private readonly socketsByKey = new Map<string, Set<WebSocket>>();
+  /** Open sockets by `key:<id>` and by `session:<sha256 of the session token>`. */
+  private readonly sockets = new Map<string, Set<WebSocket>>();
 
   constructor(
     private readonly auth: AuthService,
@@ -41,7 +43,8 @@ export class WsAuth {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     bus.onMessage((message) => {
-      if (message.type === 'key-revoked') this.closeAll(message.keyId, 'API key revoked');
+      if (message.type === 'key-revoked') this.closeAll(`key:${message.keyId}`, 'API key revoked');
+      if (message.type === 'session-ended') this.closeAll(`session:${message.tokenHash}`, 'Signed out');
     });
   }
 
@@ -83,10 +86,12 @@ export class WsAuth {
       if (!this.originAllowed(request)) {
         throw new AuthError(AuthErrorReason.ORIGIN_NOT_ALLOWED, 'This origin may not open WebSockets here');
       }
-      const principal = await this.principalOf(ctx.connectionParams, request);
+      // A key in the URL is refused here too: URLs end up in proxies' and servers' logs.
+      refuseKeyInQuery(request.url ?? '');
+      const { principal, session } = await this.principalOf(ctx.connectionParams, request);
       requireRole(principal, ApiKeyRole.VIEWER);
       attachPrincipal(request, principal);
-      this.track(principal, socket);
+      this.track(principal, session, socket);
       return true;
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
@@ -96,19 +101,27 @@ export class WsAuth {
     }
   }
 
-  private async principalOf(params: Record<string, unknown> | undefined, request: IncomingMessage): Promise<Principal> {
+  /** Who the socket is, and the sha256 of its session token when the upgrade's cookie said so. */
+  private async principalOf(
+    params: Record<string, unknown> | undefined,
+    request: IncomingMessage,
+  ): Promise<{ principal: Principal; session: string | null }> {
     const given = params?.authorization ?? params?.Authorization;
     if (given !== undefined) {
       if (typeof given !== 'string') {
         throw new AuthError(AuthErrorReason.KEY_MALFORMED, 'connectionParams.authorization must be "Bearer <api key>"');
       }
-      return this.auth.verify({ kind: 'key', secret: bearerSecret(given) });
+      return { principal: await this.auth.verify({ kind: 'key', secret: bearerSecret(given) }), session: null };
     }
-    return attachedPrincipal(request) ?? this.auth.verify(credentialOf(request));
+    const credential = credentialOf(request);
+    const session = credential?.kind === 'session' ? sha256Hex(credential.token) : null;
+    return { principal: attachedPrincipal(request) ?? (await this.auth.verify(credential)), session };
   }
 
-  private track(principal: Principal, socket: WebSocket): void {
-    const key = principal.keyId;
+  private track(principal: Principal, session: string | null, socket: WebSocket): void {
+    const groups = [principal.keyId && `key:${principal.keyId}`, session && `session:${session}`].filter(
+      (g): g is string => Boolean(g),
+    );
     let timer: NodeJS.Timeout | null = null;
     if (principal.expiresAt) {
       const expiresAt = principal.expiresAt.getTime();
@@ -120,24 +133,27 @@ export class WsAuth {
       };
       arm();
     }
-    if (key) {
-      let sockets = this.socketsByKey.get(key);
-      if (!sockets) this.socketsByKey.set(key, (sockets = new Set()));
+    for (const group of groups) {
+      let sockets = this.sockets.get(group);
+      if (!sockets) this.sockets.set(group, (sockets = new Set()));
       sockets.add(socket);
     }
     socket.once('close', () => {
       if (timer) clearTimeout(timer);
-      if (!key) return;
-      const sockets = this.socketsByKey.get(key);
-      sockets?.delete(socket);
-      if (sockets?.size === 0) this.socketsByKey.delete(key);
+      for (const group of groups) {
+        const sockets = this.sockets.get(group);
+        sockets?.delete(socket);
+        if (sockets?.size === 0) this.sockets.delete(group);
+      }
     });
   }
 
-  private closeAll(keyId: string, reason: string): void {
-    const sockets = this.socketsByKey.get(keyId);
+  private closeAll(group: string, reason: string): void {
+    const sockets = this.sockets.get(group);
     if (!sockets) return;
-    this.logger.log(`Closing ${sockets.size} WebSocket(s) of key ${keyId}: ${reason}`);
+    // Never the session token's hash in a log line: only that it was a session.
+    const whose = group.startsWith('key:') ? `key ${group.slice(4)}` : 'a dashboard session';
+    this.logger.log(`Closing ${sockets.size} WebSocket(s) of ${whose}: ${reason}`);
     for (const socket of sockets) socket.close(CLOSE_UNAUTHORIZED, reason);
   }
 }

@@ -12,13 +12,11 @@ interface WsOutcome {
 /** Runs one operation over graphql-ws and returns its first result or its errors. */
 function overWs(client: Client, query: string): Promise<WsOutcome> {
   return new Promise((resolve) => {
-    const stop = client.subscribe(
+    client.subscribe(
       { query },
       {
-        next: (result) => {
-          stop();
-          resolve(result as WsOutcome);
-        },
+        // A query completes by itself after its one result (unsubscribing here would release the socket twice).
+        next: (result) => resolve(result as WsOutcome),
         error: (errors) => resolve({ errors: errors as WsOutcome['errors'] }),
         complete: () => undefined,
       },
