@@ -3,6 +3,7 @@ import type { Benchmark, BenchResult } from './bench.types.js';
 import { dashboardBench } from './dashboard.bench.js';
 import { downloadBench } from './download.bench.js';
 import { fanoutBench } from './fanout.bench.js';
+import { fleetBench } from './fleet.bench.js';
 import { hubColdBurstBench } from './hub-cold-burst.bench.js';
 import { fmt } from './lib/stats.js';
 import { modelsQueryBench } from './models-query.bench.js';
@@ -18,6 +19,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   modelsQueryBench,
   hubColdBurstBench,
   dashboardBench,
+  fleetBench,
   downloadBench,
 ];
 

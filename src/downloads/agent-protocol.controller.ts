@@ -45,9 +45,8 @@ export class AgentProtocolController {
     @Body() body: unknown,
     @Headers('authorization') authorization?: string,
   ): Promise<HeartbeatResponse> {
-    const node = await this.nodes.authenticate(nodeId, bearerOf(authorization));
-    const heartbeat = await this.nodes.heartbeat(node, body);
-    await this.apply(node.id, heartbeat.models);
+    const heartbeat = await this.nodes.recordHeartbeat(nodeId, bearerOf(authorization), body);
+    await this.apply(nodeId, heartbeat.models);
     return {
       ok: true,
       heartbeatIntervalMs: this.nodes.heartbeatIntervalMs,
@@ -62,8 +61,8 @@ export class AgentProtocolController {
     @Body() body: unknown,
     @Headers('authorization') authorization?: string,
   ): Promise<StatesReportResponse> {
-    const node = await this.nodes.authenticate(nodeId, bearerOf(authorization));
-    await this.apply(node.id, this.nodes.parseStatesReport(body).models);
+    const id = await this.nodes.authenticateId(nodeId, bearerOf(authorization));
+    await this.apply(id, this.nodes.parseStatesReport(body).models);
     return { ok: true, progressIntervalMs: this.nodes.progressIntervalMs };
   }
 

@@ -63,7 +63,8 @@ export class DownloadsService {
       .map((r) => r.nodeId);
     const queued = await this.dispatches.queue(modelId, wanted, bytesTotal, this.config.DOWNLOAD_ATTEMPTS);
     await this.tracker.enqueue(modelId, queued);
-    await this.relay.announceMany(written);
+    // One event per node: sent right after the answer, which waits only for the writes and the enqueue.
+    await this.relay.announceManyDeferred(written);
     if (queued.length) this.logger.log(`Queued download of ${modelId} to ${queued.length} node(s)`);
     return targets.map((t) => current.get(t.id)!).filter((s) => s !== undefined);
   }

@@ -1,16 +1,23 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { NodeStatesService, type AppliedState, type ControlPlaneStateUpdate } from '../nodes/node-states.service.js';
 import { NodesService } from '../nodes/nodes.service.js';
-import { RegistryService } from '../registry/registry.service.js';
+import { RegistryService, type ModelView } from '../registry/registry.service.js';
 import type { AgentModelState } from '../shared/agent-protocol.js';
+
+/** Events sent to Redis at once, at most. */
+const PUBLISH_BATCH = 256;
 
 /**
  * Writes node × model states and tells subscribers, after the write: `modelStatusChanged` with the model's derived
  * status and this node's lifecycle and progress; `nodeStatusChanged` when a lifecycle changed.
  */
 @Injectable()
-export class ModelStateRelay {
+export class ModelStateRelay implements OnApplicationShutdown {
+  private readonly logger = new Logger(ModelStateRelay.name);
+  /** Announcements still going out after their caller answered, in the order they were made. */
+  private deferred: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly states: NodeStatesService,
     private readonly nodes: NodesService,
@@ -37,6 +44,32 @@ export class ModelStateRelay {
     );
   }
 
+  /**
+   * As announceMany, for a write to many nodes at once (a rollout): the first event is sent before this resolves (it
+   * drops this replica's cached answers at once, so the caller reads its own write), the others right after, in order
+   * with earlier deferred announcements. A rollout's answer then waits for the writes, not for one event per node;
+   * every event still carries what the database holds (versioned snapshots: a late one never shows older data).
+   */
+  async announceManyDeferred(applied: readonly AppliedState[]): Promise<void> {
+    const changes = applied.map(({ state, previous }) => ({
+      state,
+      lifecycleChanged: previous !== state.lifecycleStatus,
+    }));
+    if (changes.length === 0) return;
+    const views = await this.viewsOf(changes);
+    await this.publishModelEvents(views, changes.slice(0, 1));
+    this.deferred = this.deferred
+      .then(async () => {
+        await this.publishModelEvents(views, changes.slice(1));
+        await this.publishNodeEvents(changes);
+      })
+      .catch((err: unknown) => this.logger.error(`Could not announce ${changes.length} state(s): ${String(err)}`));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.deferred;
+  }
+
   async fromControlPlane(update: ControlPlaneStateUpdate): Promise<NodeModelStateEntity> {
     const before = await this.states.get(update.nodeId, update.modelId);
     const after = await this.states.setByControlPlane(update);
@@ -53,12 +86,35 @@ export class ModelStateRelay {
     changes: ReadonlyArray<{ state: NodeModelStateEntity; lifecycleChanged: boolean }>,
   ): Promise<void> {
     if (changes.length === 0) return;
+    await this.publishModelEvents(await this.viewsOf(changes), changes);
+    await this.publishNodeEvents(changes);
+  }
+
+  /** The models of these states, read after the write (one query for all, from their maintained aggregates). */
+  private async viewsOf(changes: ReadonlyArray<{ state: NodeModelStateEntity }>) {
     const modelIds = [...new Set(changes.map((c) => c.state.modelId))];
-    const views = new Map((await this.registry.findMany(modelIds)).map((v, i) => [modelIds[i]!, v]));
-    for (const { state } of changes) {
-      const view = views.get(state.modelId);
-      if (view) await this.registry.publishChange(view, state);
+    return new Map((await this.registry.findMany(modelIds)).map((v, i) => [modelIds[i]!, v]));
+  }
+
+  /** One modelStatusChanged per state, issued together (one Redis connection keeps their order). */
+  private async publishModelEvents(
+    views: Map<string, ModelView | null>,
+    changes: ReadonlyArray<{ state: NodeModelStateEntity }>,
+  ): Promise<void> {
+    for (let i = 0; i < changes.length; i += PUBLISH_BATCH) {
+      await Promise.all(
+        changes.slice(i, i + PUBLISH_BATCH).map(({ state }) => {
+          const view = views.get(state.modelId);
+          return view ? this.registry.publishChange(view, state) : Promise.resolve();
+        }),
+      );
     }
+  }
+
+  /** nodeStatusChanged once per node whose list of lifecycles changed. */
+  private async publishNodeEvents(
+    changes: ReadonlyArray<{ state: NodeModelStateEntity; lifecycleChanged: boolean }>,
+  ): Promise<void> {
     await this.nodes.publishStatusOf([
       ...new Set(changes.filter((c) => c.lifecycleChanged).map((c) => c.state.nodeId)),
     ]);

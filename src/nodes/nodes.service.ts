@@ -20,7 +20,7 @@ import { JoinTokenService } from './join-token.service.js';
 import { NodeStatus } from './node-status.js';
 import { hashToken, newToken, tokenMatches } from './node-tokens.js';
 import { NodesError, NodesErrorReason } from './nodes.errors.js';
-import { nodeMetricsPayload, nodeStatusPayload } from './node-events.js';
+import { metricsPayload, nodeMetricsPayload, nodeStatusPayload } from './node-events.js';
 import { SecretBox } from './secret-box.js';
 
 const CONTROL_TOKEN = 'control token';
@@ -146,6 +146,45 @@ export class NodesService {
     return node;
   }
 
+  /**
+   * A heartbeat, authenticated and recorded in one statement on the node's row (no entity loaded): liveness, metrics,
+   * and the status before, so nodeStatusChanged goes out only when the node comes back. Every refusal (no token,
+   * unknown node, another node's token, a malformed body) is the one `authenticate` and `heartbeat` give.
+   */
+  async recordHeartbeat(nodeId: string, token: string | null, body: unknown): Promise<HeartbeatRequest> {
+    const parsed = heartbeatSchema.safeParse(body);
+    if (!token || !isUuid(nodeId) || !parsed.success)
+      return this.heartbeat(await this.authenticate(nodeId, token), body);
+    const now = new Date();
+    const metrics = parsed.data.metrics;
+    const rows = await this.nodes.query<Array<{ previous: NodeStatus }>>(
+      `WITH old AS (SELECT id, status FROM nodes WHERE id = $1 AND token_hash = $2 FOR NO KEY UPDATE),
+            u AS (UPDATE nodes n SET status = $3, last_heartbeat_at = $4, metrics = $5::jsonb
+                    FROM old WHERE n.id = old.id RETURNING old.status AS previous)
+       SELECT previous FROM u`,
+      [nodeId, hashToken(token), NodeStatus.ONLINE, now, JSON.stringify(metrics)],
+    );
+    // Not this node's token, or no such node: the slow path says which.
+    if (rows.length === 0) return this.heartbeat(await this.authenticate(nodeId, token), body);
+    if (rows[0]!.previous === NodeStatus.OFFLINE) {
+      const node = await this.nodes.findOneBy({ id: nodeId });
+      if (node) await this.publishStatus(node);
+    }
+    await this.events.publishSafely(Topic.METRICS_UPDATED, metricsPayload(nodeId, metrics));
+    return parsed.data;
+  }
+
+  /** The node this bearer token belongs to, by id only (state reports need nothing else of it). */
+  async authenticateId(nodeId: string, token: string | null): Promise<string> {
+    if (token && isUuid(nodeId)) {
+      const rows = await this.nodes.query<Array<{ token_hash: string }>>('SELECT token_hash FROM nodes WHERE id = $1', [
+        nodeId,
+      ]);
+      if (rows[0] && tokenMatches(token, rows[0].token_hash)) return nodeId;
+    }
+    return (await this.authenticate(nodeId, token)).id;
+  }
+
   /** Records liveness and metrics; returns the validated heartbeat for the caller to apply model states. */
   async heartbeat(node: NodeEntity, body: unknown): Promise<HeartbeatRequest> {
     const parsed = heartbeatSchema.safeParse(body);
@@ -165,9 +204,12 @@ export class NodesService {
     return parsed.data;
   }
 
-  /** Marks every node silent for longer than NODE_OFFLINE_AFTER_MS offline (atomically, so one replica reports each). */
-  async sweepOffline(): Promise<NodeEntity[]> {
-    const cutoff = new Date(Date.now() - this.config.NODE_OFFLINE_AFTER_MS);
+  /**
+   * Marks every node silent for longer than `silenceMs` (NODE_OFFLINE_AFTER_MS, plus what the liveness sweep grants
+   * for a stalled replica) offline, atomically, so one replica reports each.
+   */
+  async sweepOffline(silenceMs = this.config.NODE_OFFLINE_AFTER_MS): Promise<NodeEntity[]> {
+    const cutoff = new Date(Date.now() - silenceMs);
     const rows = await this.nodes
       .createQueryBuilder()
       .update(NodeEntity)
@@ -272,10 +314,10 @@ export class NodesService {
       if (group) group.push(s);
       else byNode.set(s.nodeId, [s]);
     }
-    for (let i = 0; i < nodes.length; i += 64) {
+    for (let i = 0; i < nodes.length; i += 256) {
       await Promise.all(
         nodes
-          .slice(i, i + 64)
+          .slice(i, i + 256)
           .map((node) =>
             this.events.publishSafely(Topic.NODE_STATUS_CHANGED, nodeStatusPayload(node, byNode.get(node.id) ?? [])),
           ),
