@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { authBench } from './auth.bench.js';
 import type { Benchmark, BenchResult } from './bench.types.js';
 import { dashboardBench } from './dashboard.bench.js';
 import { downloadBench } from './download.bench.js';
@@ -17,6 +18,7 @@ import { modelsQueryBench } from './models-query.bench.js';
 const BENCHMARKS: readonly Benchmark[] = [
   fanoutBench,
   modelsQueryBench,
+  authBench,
   hubColdBurstBench,
   dashboardBench,
   fleetBench,
