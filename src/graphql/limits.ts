@@ -12,7 +12,7 @@ import {
 
 /**
  * What one GraphQL document may ask for, on HTTP and graphql-ws alike: graphql-armor's defaults, with fragments
- * counted as what they contain rather than as an extra level. The dashboard's largest operation (with its fragments)
+ * counted as what they contain rather than as an extra level, and a cost limit that lets a page of 1,000 through. The dashboard's largest operation (with its fragments)
  * is ~170 tokens, cost ~82, depth 3, no aliases (test/unit/graphql-limits.spec.ts checks every one of them; the CLI's
  * run in test/e2e/cli.spec.ts); a "bomb" — deep nesting, alias or fragment multiplication, a directive flood, a huge
  * document — is refused before anything runs.
@@ -26,8 +26,14 @@ export const GRAPHQL_LIMITS = {
   directives: 50,
   /** Lexical tokens in one document (checked while parsing, so an oversized one is never fully parsed). */
   tokens: 1000,
-  /** graphql-armor's cost: objects 2, scalars 1, ×1.5 per level (introspection not counted). */
-  cost: 5000,
+  /**
+   * graphql-armor's cost: objects 2, scalars 1, ×1.5 per level, × a literal `first:` (introspection not counted).
+   * Within the depth and token limits a document stays under ~8,000 unless it pages or repeats fragments, so this
+   * bounds what those multiply: one page of 1,000 full model cards (~81,500) fits, three aliased ones do not, nor a
+   * fragment spread hundreds of times. A `first` given as a variable is not multiplied (armor reads literals only);
+   * the server caps every page at 1,000 anyway.
+   */
+  cost: 100_000,
 } as const;
 
 /** The public code of a refused document: the limits are validation rules (parse: GRAPHQL_PARSE_FAILED for tokens). */

@@ -8,6 +8,11 @@ export function deepQuery(depth: number, leaf: string): string {
 /** `n` aliased root fields (armor does not count aliases of __typename). */
 export const aliases = (n: number) => Array.from({ length: n }, (_, i) => `a${i}: me { role }`).join(' ');
 
+/** A page of models with their card's fields and every node's state (~38,750 by armor's cost at 1,000). */
+export const modelsPage = (first: number) =>
+  `models(first: ${first}) { id status downloadProgress availableNodes model { name repo sizeBytes quantization } ` +
+  `nodes { nodeId modelId lifecycleStatus progress bytesDone bytesTotal updatedAt } }`;
+
 /** Documents every limit refuses: [what, query, code, limit]. */
 export const BOMBS: Array<[string, string, string, string]> = [
   ['depth', deepQuery(GRAPHQL_LIMITS.depth + 1, 'name'), 'GRAPHQL_VALIDATION_FAILED', 'depth'],
@@ -18,6 +23,11 @@ export const BOMBS: Array<[string, string, string, string]> = [
     'GRAPHQL_VALIDATION_FAILED',
     'directives',
   ],
-  ['cost', deepQuery(GRAPHQL_LIMITS.depth, 'name '.repeat(800)), 'GRAPHQL_VALIDATION_FAILED', 'cost'],
+  [
+    'cost',
+    `{ ${['a', 'b', 'c'].map((alias) => `${alias}: ${modelsPage(1000)}`).join(' ')} }`,
+    'GRAPHQL_VALIDATION_FAILED',
+    'cost',
+  ],
   ['tokens', `{ ${'__typename '.repeat(GRAPHQL_LIMITS.tokens)} }`, 'GRAPHQL_PARSE_FAILED', ''],
 ];

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { buildSchema, type GraphQLError } from 'graphql';
 import { GRAPHQL_LIMITS, parseLimited, validateLimited } from '../../src/graphql/limits.js';
-import { aliases, BOMBS, deepQuery } from '../support/graphql-bombs.js';
+import { aliases, BOMBS, deepQuery, modelsPage } from '../support/graphql-bombs.js';
 
 const schema = buildSchema(readFileSync(new URL('../../schema.gql', import.meta.url), 'utf8'));
 
@@ -51,5 +51,10 @@ describe('GraphQL limits', () => {
   it('lets a query at the limits through', () => {
     expect(check(deepQuery(GRAPHQL_LIMITS.depth, 'name'))).toEqual([]);
     expect(check(`{ ${aliases(GRAPHQL_LIMITS.aliases)} }`)).toEqual([]);
+    // A page of 1,000 models (paging multiplies armor's cost), the dashboard's full card included.
+    expect(check(`{ ${modelsPage(1000)} }`)).toEqual([]);
+    const card = dashboardDocuments().filter((d) => /^\s*fragment (ModelCardFields|NodeStateFields)\b/.test(d));
+    expect(card).toHaveLength(2);
+    expect(check(`{ models(first: 1000) { ...ModelCardFields } }\n${card.join('\n')}`)).toEqual([]);
   });
 });
