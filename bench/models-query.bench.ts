@@ -163,6 +163,29 @@ async function warmCaches(app: AppHarness): Promise<ModelsQueryData> {
 
 type Label = 'trivial' | 'models' | 'uncached';
 
+const CPU_REQUESTS = 40;
+
+/**
+ * Process CPU time per request over sequential requests (each a new operation name where `query` holds UNIQUE): what a
+ * request costs, whatever else the machine is running.
+ */
+async function cpuPerRequest(url: string, headers: Record<string, string>, query: string): Promise<number> {
+  const send = async (n: number) => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query: query.replace(UNIQUE, `cpu${n}_${Date.now()}`) }),
+    });
+    if (!res.ok) throw new Error(`cpu probe: ${res.status}`);
+    await res.text();
+  };
+  for (let i = 0; i < 5; i++) await send(i);
+  const before = process.cpuUsage();
+  for (let i = 0; i < CPU_REQUESTS; i++) await send(i);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / CPU_REQUESTS;
+}
+
 interface Phase {
   label: Label;
   reply: DurationReply;
@@ -235,6 +258,10 @@ export const modelsQueryBench: Benchmark = {
         phases.push(phase);
       }
 
+      const trivialCpu = await cpuPerRequest(url, app.authHeaders(), TRIVIAL_QUERY);
+      const uncachedCpu = await cpuPerRequest(url, app.authHeaders(), modelsQuery(`Q${UNIQUE}`));
+      log(`cpu per request (sequential): trivial ${fmt(trivialCpu, 2)} ms, uncached models ${fmt(uncachedCpu, 2)} ms`);
+
       const trivialRate = rate(phases, 'trivial');
       const modelsRate = rate(phases, 'models');
       const uncachedRate = rate(phases, 'uncached');
@@ -276,6 +303,14 @@ export const modelsQueryBench: Benchmark = {
         },
         { metric: 'models latency p50 (uncached)', value: uncachedLat.p50, unit: 'ms' },
         { metric: 'models latency p99 (uncached)', value: uncachedLat.p99, unit: 'ms' },
+        {
+          metric: 'models CPU per uncached request',
+          value: uncachedCpu,
+          unit: 'ms',
+          note:
+            `process CPU (server and client) per request, ${CPU_REQUESTS} sequential requests: steadier than req/s on a ` +
+            `shared machine; { __typename } costs ${fmt(trivialCpu, 2)} ms`,
+        },
         {
           metric: 'models uncached / __typename throughput',
           value: uncachedRate / trivialRate,

@@ -15,6 +15,7 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DownloadsModule } from './downloads/downloads.module.js';
+import { stringifyResult } from './common/serialized-results.js';
 import { formatGraphqlError } from './errors/format-error.js';
 import { EventsModule } from './events/events.module.js';
 import { sharedSubscribe } from './events/shared-subscribe.js';
@@ -91,6 +92,8 @@ export class AppModule {
             includeStacktraceInErrorResponses: false,
             // Nothing here uses cache hints, and the plugin wraps every field resolver (about a fifth of a list query's CPU).
             plugins: [ApolloServerPluginCacheControlDisabled()],
+            // An answer the models query cache serialized goes out as those bytes (serialized once, not twice).
+            stringifyResult,
           }),
         }),
         HealthModule,

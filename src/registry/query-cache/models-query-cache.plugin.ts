@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { Plugin } from '@nestjs/apollo';
 import { Kind, OperationTypeNode } from 'graphql';
+import { serializeOnce } from '../../common/serialized-results.js';
 import { ModelsQueryCache } from './models-query-cache.service.js';
 
 /**
@@ -30,7 +31,7 @@ export class ModelsQueryCachePlugin implements ApolloServerPlugin {
       },
       willSendResponse: async ({ response }) => {
         if (!key || response.body.kind !== 'single' || response.body.singleResult.errors?.length) return;
-        this.cache.set(key, generation, `${JSON.stringify(response.body.singleResult)}\n`);
+        this.cache.set(key, generation, serializeOnce(response.body.singleResult));
       },
     };
   }
