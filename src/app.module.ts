@@ -22,6 +22,7 @@ import { sharedSubscribe } from './events/shared-subscribe.js';
 import { graphqlLimitRules, graphqlParseOptions, parseLimited, validateLimited } from './graphql/limits.js';
 import { HealthModule } from './health/health.module.js';
 import { HfStatsModule } from './hf-stats/hf-stats.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { RegistryModule } from './registry/registry.module.js';
 import { RepairModule } from './repair/repair.module.js';
@@ -104,6 +105,7 @@ export class AppModule {
         DownloadsModule,
         RepairModule,
         ServingModule,
+        MetricsModule,
         WebModule,
       ],
     };

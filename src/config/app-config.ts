@@ -144,6 +144,11 @@ export const appConfigSchema = z
     /** Progress events are coalesced to at most one per node × model per interval. */
     PROGRESS_EVENT_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
     /**
+     * Per model and replica, at most one modelStatusChanged carrying progress alone (every node's latest in one event)
+     * and one fleetProgressChanged per interval; lifecycle transitions are published at once.
+     */
+    MODEL_EVENT_INTERVAL_MS: z.coerce.number().int().min(0).default(250),
+    /**
      * Fleet-wide budget of agent progress reports per second: agents are told to report no more often than
      * PROGRESS_EVENT_INTERVAL_MS, nor more often than this budget shared over the online nodes allows.
      */

@@ -7,6 +7,7 @@ import { AgentProtocolController } from './agent-protocol.controller.js';
 import { DownloadsResolver } from './downloads.resolver.js';
 import { DownloadsService } from './downloads.service.js';
 import { DownloadProcessor } from './jobs/download.processor.js';
+import { ModelEventCoalescer } from './model-event-coalescer.service.js';
 import { ModelStateRelay } from './model-state-relay.service.js';
 import { DownloadDispatchStore } from './dispatch/download-dispatch.store.js';
 import { DownloadTracker } from './dispatch/download-tracker.service.js';
@@ -16,6 +17,7 @@ import { DownloadTracker } from './dispatch/download-tracker.service.js';
   providers: [
     DownloadsService,
     ModelStateRelay,
+    ModelEventCoalescer,
     DownloadDispatchStore,
     DownloadTracker,
     DownloadProcessor,

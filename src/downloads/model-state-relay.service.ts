@@ -4,6 +4,7 @@ import { NodeStatesService, type AppliedState, type ControlPlaneStateUpdate } fr
 import { NodesService } from '../nodes/nodes.service.js';
 import { RegistryService, type ModelView } from '../registry/registry.service.js';
 import type { AgentModelState } from '../shared/agent-protocol.js';
+import { ModelEventCoalescer } from './model-event-coalescer.service.js';
 
 /** Events sent to Redis at once, at most. */
 const PUBLISH_BATCH = 256;
@@ -22,6 +23,7 @@ export class ModelStateRelay implements OnApplicationShutdown {
     private readonly states: NodeStatesService,
     private readonly nodes: NodesService,
     private readonly registry: RegistryService,
+    private readonly modelEvents: ModelEventCoalescer,
   ) {}
 
   /** Applies an agent's report; returns the stored state, or null when it was stale or about an unregistered model. */
@@ -62,6 +64,7 @@ export class ModelStateRelay implements OnApplicationShutdown {
       .then(async () => {
         await this.publishModelEvents(views, changes.slice(1));
         await this.publishNodeEvents(changes);
+        this.modelEvents.touched(views.keys());
       })
       .catch((err: unknown) => this.logger.error(`Could not announce ${changes.length} state(s): ${String(err)}`));
   }
@@ -78,15 +81,18 @@ export class ModelStateRelay implements OnApplicationShutdown {
   }
 
   /**
-   * One modelStatusChanged per state, carrying the state and its model read after the write (one query for all the
-   * models, from their maintained aggregates: no reload of every node's state); nodeStatusChanged once per node whose
-   * list of lifecycles changed.
+   * modelStatusChanged through the coalescer (a transition at once, progress a few times a second per model, each
+   * event reading its model from the maintained aggregates: no reload of every node's state); nodeStatusChanged once
+   * per node whose list of lifecycles changed.
    */
   private async announce(
     changes: ReadonlyArray<{ state: NodeModelStateEntity; lifecycleChanged: boolean }>,
   ): Promise<void> {
     if (changes.length === 0) return;
-    await this.publishModelEvents(await this.viewsOf(changes), changes);
+    await this.modelEvents.publish(
+      changes.filter((c) => c.lifecycleChanged).map((c) => c.state),
+      changes.filter((c) => !c.lifecycleChanged).map((c) => c.state),
+    );
     await this.publishNodeEvents(changes);
   }
 

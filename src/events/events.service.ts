@@ -123,6 +123,13 @@ export class EventsService implements OnApplicationShutdown {
     }
   }
 
+  /** The seq of the last event of each stream (0 before the first): what a query answers so subscribers can join in. */
+  async currentSeqs<T extends Topic>(topic: T, payloads: ReadonlyArray<TopicPayloads[T]>): Promise<number[]> {
+    if (payloads.length === 0) return [];
+    const values = await this.redis.mget(payloads.map((p) => `${this.prefix}:events:seq:${streamOf(topic, p)}`));
+    return values.map((v) => Number(v ?? 0));
+  }
+
   subscribe<T extends Topic>(topic: T): AsyncIterableIterator<TopicEvent<T>> {
     return this.pubsub.asyncIterableIterator(this.channel(topic)) as AsyncIterableIterator<TopicEvent<T>>;
   }

@@ -11,6 +11,7 @@ export enum Topic {
   NODE_STATUS_CHANGED = 'nodeStatusChanged',
   METRICS_UPDATED = 'metricsUpdated',
   REPAIR_STATUS_CHANGED = 'repairStatusChanged',
+  FLEET_PROGRESS_CHANGED = 'fleetProgressChanged',
 }
 
 /**
@@ -47,8 +48,29 @@ export interface ModelStatusChangedPayload {
   lifecycleStatus: string | null;
   errorMessage: string | null;
   model: ModelSnapshotPayload;
-  /** The node × model state that changed, when the change is about one node. */
+  /** The node × model state that changed, when the change is about one node (the last of `states`). */
   state: NodeModelStatePayload | null;
+  /**
+   * Every node × model state of this model that changed since its previous event from this replica (progress is
+   * coalesced: the latest of each node), `state` included; empty for a registration change. Absent from events of
+   * older replicas: then `state` alone.
+   */
+  states?: NodeModelStatePayload[];
+}
+
+/** A model's rollout progress (registry/fleet-progress.ts), as fleetProgressChanged carries it. */
+export interface FleetProgressPayload {
+  modelId: string;
+  nodesTotal: number;
+  pending: number;
+  downloading: number;
+  loading: number;
+  ready: number;
+  failed: number;
+  cancelled: number;
+  bytesDone: number;
+  bytesTotal: number;
+  bytesPerSecond: number;
 }
 
 /** A node × model state as it travels in events. */
@@ -121,6 +143,7 @@ export interface TopicPayloads {
   [Topic.NODE_STATUS_CHANGED]: NodeStatusChangedPayload;
   [Topic.METRICS_UPDATED]: MetricsUpdatedPayload;
   [Topic.REPAIR_STATUS_CHANGED]: RepairStatusChangedPayload;
+  [Topic.FLEET_PROGRESS_CHANGED]: FleetProgressPayload;
 }
 
 export type TopicEvent<T extends Topic> = TopicPayloads[T] & EventEnvelope;
@@ -128,7 +151,7 @@ export type TopicEvent<T extends Topic> = TopicPayloads[T] & EventEnvelope;
 /**
  * The entity stream an event belongs to, which its `seq` counts: one per model (modelStatusChanged), one per node
  * (nodeStatusChanged), one per node's metrics (metricsUpdated: heartbeats must not look like missed status events),
- * one per node × model for repairs.
+ * one per node × model for repairs, one per model for its rollout progress (fleetProgressChanged).
  */
 export function streamOf<T extends Topic>(topic: T, payload: TopicPayloads[T]): string {
   switch (topic) {
@@ -142,6 +165,8 @@ export function streamOf<T extends Topic>(topic: T, payload: TopicPayloads[T]): 
       const repair = payload as RepairStatusChangedPayload;
       return `repair:${repair.nodeId}:${repair.modelId}`;
     }
+    case Topic.FLEET_PROGRESS_CHANGED:
+      return `progress:${(payload as FleetProgressPayload).modelId}`;
   }
   throw new Error(`Unknown topic ${String(topic)}`);
 }

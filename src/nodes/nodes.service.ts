@@ -14,6 +14,7 @@ import type {
 } from '../shared/agent-protocol.js';
 import { AgentUrlRefused, checkAgentUrl } from './agent-url-policy.js';
 import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
+import { FleetMetrics } from '../metrics/fleet-metrics.service.js';
 import { NodeEntity } from './entities/node.entity.js';
 import { describeIssues, heartbeatSchema, registerNodeSchema, statesReportSchema } from './node-protocol.schemas.js';
 import { JoinTokenService } from './join-token.service.js';
@@ -39,6 +40,7 @@ export class NodesService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly joinTokens: JoinTokenService,
     private readonly box: SecretBox,
+    private readonly metrics: FleetMetrics,
   ) {}
 
   /**
@@ -192,8 +194,10 @@ export class NodesService {
       throw new NodesError(NodesErrorReason.INVALID_HEARTBEAT, `Invalid heartbeat: ${describeIssues(parsed.error)}`);
     }
     const wasOffline = node.status === NodeStatus.OFFLINE;
+    const previous = node.lastHeartbeatAt;
     node.status = NodeStatus.ONLINE;
     node.lastHeartbeatAt = new Date();
+    this.metrics.heartbeatGap.observe((node.lastHeartbeatAt.getTime() - previous.getTime()) / 1000);
     node.metrics = parsed.data.metrics;
     await this.nodes.update(
       { id: node.id },
@@ -272,6 +276,16 @@ export class NodesService {
     }
     if (limit !== null) query.limit(limit);
     return query.getMany();
+  }
+
+  /** How many nodes are in each status. */
+  async countByStatus(): Promise<Map<NodeStatus, number>> {
+    const rows = await this.nodes.query<Array<{ status: NodeStatus; n: number }>>(
+      'SELECT status, count(*)::int AS n FROM nodes GROUP BY status',
+    );
+    const counts = new Map<NodeStatus, number>(Object.values(NodeStatus).map((s) => [s, 0]));
+    for (const r of rows) counts.set(r.status, r.n);
+    return counts;
   }
 
   async find(id: string): Promise<NodeEntity | null> {

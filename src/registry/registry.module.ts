@@ -4,6 +4,7 @@ import { CatalogModule } from '../catalog/catalog.module.js';
 import { HfStatsModule } from '../hf-stats/hf-stats.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RegisteredModelEntity } from './entities/registered-model.entity.js';
+import { FleetProgressResolver } from './fleet-progress.resolver.js';
 import { HfCatalogEntryResolver } from './hf-catalog-entry.resolver.js';
 import { ModelsQueryCacheMiddleware } from './query-cache/models-query-cache.middleware.js';
 import { ModelsQueryCachePlugin } from './query-cache/models-query-cache.plugin.js';
@@ -19,6 +20,7 @@ import { RegistryService } from './registry.service.js';
     RegistryService,
     RegistrationService,
     RegistryResolver,
+    FleetProgressResolver,
     HfCatalogEntryResolver,
     ModelsQueryCache,
     ModelsQueryCachePlugin,

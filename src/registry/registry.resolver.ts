@@ -122,6 +122,7 @@ export class RegistryResolver {
         timestamp: new Date(event.timestamp),
         model: fromModelSnapshot(event.model),
         state: event.state ? toNodeModelState(event.state) : null,
+        states: (event.states ?? (event.state ? [event.state] : [])).map(toNodeModelState),
       }),
   })
   modelStatusChanged(

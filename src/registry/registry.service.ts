@@ -11,6 +11,7 @@ import { nodeModelStatePayload } from '../nodes/node-events.js';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { RegisteredModelEntity } from './entities/registered-model.entity.js';
 import type { ModelManifest } from './manifest.js';
+import { readFleetProgress, type FleetProgress } from './fleet-progress.js';
 import { readRegisteredSnapshots, readSnapshots, type FleetSnapshot } from './model-fleet-aggregates.js';
 import {
   deriveFromAggregate,
@@ -209,8 +210,15 @@ export class RegistryService {
     await this.publishChange(view, null);
   }
 
-  /** Tells subscribers that a model changed, with the model and, when one node's copy changed, that node's state. */
-  async publishChange(view: ModelView, state: NodeModelStateEntity | null): Promise<void> {
+  /**
+   * Tells subscribers that a model changed, with the model and, when node states changed, the last of them (`state`)
+   * and all of them (`states`: coalesced progress of many nodes rides in one event).
+   */
+  async publishChange(
+    view: ModelView,
+    state: NodeModelStateEntity | null,
+    states: readonly NodeModelStateEntity[] = state ? [state] : [],
+  ): Promise<void> {
     await this.events.publishSafely(Topic.MODEL_STATUS_CHANGED, {
       modelId: view.id,
       status: view.status,
@@ -224,7 +232,66 @@ export class RegistryService {
       errorMessage: state ? state.errorMessage : view.errorMessage,
       model: modelSnapshotPayload(view),
       state: state ? nodeModelStatePayload(state) : null,
+      states: states.map(nodeModelStatePayload),
     });
+  }
+
+  /** Rollout progress of these registered models (every one when `ids` is null), in id order. */
+  async fleetProgress(ids: readonly string[] | null): Promise<FleetProgress[]> {
+    return readFleetProgress(this.models.manager, ids);
+  }
+
+  /** fleetProgressChanged for these models, read now from their stripes (one query for all). */
+  async publishProgress(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    for (const progress of await this.fleetProgress(ids)) {
+      await this.events.publishSafely(Topic.FLEET_PROGRESS_CHANGED, progress);
+    }
+  }
+
+  /**
+   * How many models are in each status (catalog models not registered are AVAILABLE), from the maintained aggregates:
+   * one statement over the stripes, whatever the number of nodes.
+   */
+  async statusCounts(): Promise<Map<ModelStatus, number>> {
+    const rows = await this.models.query<Array<{ id: string; ready: number; in_flight: number; failed: number }>>(
+      `SELECT k.id, coalesce(sum(s.ready), 0)::int AS ready, coalesce(sum(s.in_flight), 0)::int AS in_flight,
+              coalesce(sum(s.failed), 0)::int AS failed
+         FROM registered_models k LEFT JOIN model_fleet_stripes s ON s.model_id = k.id
+        GROUP BY k.id`,
+    );
+    const counts = new Map<ModelStatus, number>(Object.values(ModelStatus).map((s) => [s, 0]));
+    const registered = new Set<string>();
+    for (const r of rows) {
+      registered.add(r.id);
+      const { status } = deriveFromAggregate(true, {
+        ...NO_NODES,
+        ready: r.ready,
+        inFlight: r.in_flight,
+        failed: r.failed,
+      });
+      counts.set(status, counts.get(status)! + 1);
+    }
+    const available = this.catalog.list().filter((d) => !registered.has(d.id)).length;
+    counts.set(ModelStatus.AVAILABLE, available);
+    return counts;
+  }
+
+  /** Node × model states in flight across the fleet, by lifecycle, and their summed transfer rate. */
+  async downloadTotals(): Promise<{ pending: number; downloading: number; loading: number; bytesPerSecond: number }> {
+    const [row] = await this.models.query<
+      Array<{ pending: number; downloading: number; in_flight: number; rate: number }>
+    >(
+      `SELECT coalesce(sum(pending), 0)::int AS pending, coalesce(sum(downloading), 0)::int AS downloading,
+              coalesce(sum(in_flight), 0)::int AS in_flight, coalesce(sum(bytes_per_second), 0)::float8 AS rate
+         FROM model_fleet_stripes`,
+    );
+    return {
+      pending: row!.pending,
+      downloading: row!.downloading,
+      loading: Math.max(0, row!.in_flight - row!.pending - row!.downloading),
+      bytesPerSecond: Math.max(0, row!.rate),
+    };
   }
 
   /** For each repo (any case), the ids registered from it: one query for the whole list. */

@@ -95,6 +95,15 @@ export class RepairService {
     );
     return this.repairing(task);
   }
+  /** How many repair tasks are in each status. */
+  async countByStatus(): Promise<Map<RepairStatus, number>> {
+    const rows = await this.tasks.query<Array<{ status: RepairStatus; n: number }>>(
+      'SELECT status, count(*)::int AS n FROM repair_tasks GROUP BY status',
+    );
+    const counts = new Map<RepairStatus, number>(Object.values(RepairStatus).map((s) => [s, 0]));
+    for (const r of rows) counts.set(r.status, r.n);
+    return counts;
+  }
 
   /** repairModel: always runs (the breaker and AUTO_REPAIR only stop automatic repairs); joins one in progress. */
   async repairByHand(modelId: string, nodeId: string): Promise<RepairTaskEntity> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppHarness } from '../support/app-harness.js';
 import { addGgufRepo, catalogEntry, writeCatalog } from '../support/factories.js';
 import { FakeHub } from '../support/fake-hub.js';
+import { waitUntil } from '../support/fleet.js';
 import { SimulatedNode } from '../support/simulated-node.js';
 
 /** Catalog ids deliberately out of id order: the unpaged list keeps catalog order, pages go by id. */
@@ -10,6 +11,7 @@ const REGISTERED = ['zeta', 'alpha', 'mike', 'bravo', 'charlie'];
 const HF_ID = 'hf/community/hotel-GGUF';
 const NODE_NAMES = ['node-e', 'node-a', 'node-d', 'node-b', 'node-c'];
 const BYTES = 4_683_073_536;
+const EVENT_INTERVAL_MS = 1000;
 
 interface PagedModel {
   id: string;
@@ -35,12 +37,17 @@ describe('fleet reads: paging, filters and selection-aware loading (simulated no
     hub = await FakeHub.start();
     for (const id of CATALOG_IDS) addGgufRepo(hub, `test-org/${id}-GGUF`, [`${id}-Q4_K_M.gguf`]);
     addGgufRepo(hub, 'community/hotel-GGUF', ['hotel-Q4_K_M.gguf']);
+    addGgufRepo(hub, 'community/rollout-GGUF', ['rollout-Q4_K_M.gguf']);
     const catalog = await writeCatalog(
       CATALOG_IDS.map((id) =>
         catalogEntry({ id, repo: `test-org/${id}-GGUF`, recommended_filename: `${id}-Q4_K_M.gguf` }),
       ),
     );
-    app = await AppHarness.start({ HF_ENDPOINT: hub.url, SUPPORTED_MODELS_PATH: catalog });
+    app = await AppHarness.start({
+      HF_ENDPOINT: hub.url,
+      SUPPORTED_MODELS_PATH: catalog,
+      MODEL_EVENT_INTERVAL_MS: String(EVENT_INTERVAL_MS),
+    });
     for (const id of REGISTERED) await app.data('mutation($id: ID!) { registerModel(modelId: $id) { id } }', { id });
     await app.data('mutation { registerHfModel(url: "community/hotel-GGUF") { id } }');
     const onNodes = [...REGISTERED, HF_ID];
@@ -166,5 +173,136 @@ describe('fleet reads: paging, filters and selection-aware loading (simulated no
       status: 'ONLINE',
     });
     expect(online.map((n) => n.name)).toEqual(['node-c', 'node-d', 'node-e']);
+  });
+
+  it('coalesces progress of many nodes into a few gap-free model events, every transition its own event, and follows the rollout in fleetProgress', async () => {
+    type StateFields = { nodeId: string; lifecycleStatus: string; bytesDone: number };
+    type ModelEvent = {
+      modelStatusChanged: { seq: number; nodeId: string | null; lifecycleStatus: string | null; states: StateFields[] };
+    };
+    type Progress = {
+      id: string;
+      at: string;
+      nodesTotal: number;
+      pending: number;
+      downloading: number;
+      loading: number;
+      ready: number;
+      failed: number;
+      cancelled: number;
+      bytesDone: number;
+      bytesTotal: number;
+      bytesPerSecond: number;
+      seq: number;
+    };
+    const PROGRESS_FIELDS =
+      'id modelId nodesTotal pending downloading loading ready failed cancelled bytesDone bytesTotal bytesPerSecond seq at';
+    const modelId = 'hf/community/rollout-GGUF';
+    const events = app.subscribe<ModelEvent>(
+      'subscription($m: ID) { modelStatusChanged(modelId: $m) { seq nodeId lifecycleStatus states { nodeId lifecycleStatus bytesDone } } }',
+      { m: modelId },
+    );
+    const progress = app.subscribe<{ fleetProgressChanged: Progress }>(
+      `subscription($m: ID) { fleetProgressChanged(modelId: $m) { ${PROGRESS_FIELDS} } }`,
+      { m: modelId },
+    );
+    // A registration change is an event of the model: once one arrives, the subscription is live.
+    let registered = false;
+    await waitUntil('the subscription is live', async () => {
+      if (events.events.length > 0) return registered || undefined;
+      await app.data(
+        registered
+          ? `mutation { unregisterModel(modelId: "${modelId}") { id } }`
+          : 'mutation { registerHfModel(url: "community/rollout-GGUF") { id } }',
+      );
+      registered = !registered;
+      return undefined;
+    });
+    const fleet = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => SimulatedNode.join(app, `rollout-${String(i).padStart(2, '0')}`)),
+    );
+    const total = 1_000_000;
+    // 20 transitions to DOWNLOADING, then 10 progress reports from each node, all at once.
+    await Promise.all(fleet.map((node) => node.report([node.state(modelId, 'DOWNLOADING', 0, total)])));
+    const started = Date.now();
+    await Promise.all(
+      fleet.map(async (node, n) => {
+        for (let k = 1; k <= 10; k++) await node.report([node.state(modelId, 'DOWNLOADING', k * 1000 + n, total)]);
+      }),
+    );
+    const elapsed = Date.now() - started;
+    const finalBytes = new Map(fleet.map((node, n) => [node.id, 10 * 1000 + n]));
+    // Every node's last progress reaches subscribers (latest wins), within an interval of the last report.
+    await waitUntil(
+      'every node’s last progress in an event',
+      async () => {
+        const seen = new Map<string, number>();
+        for (const e of events.events) for (const s of e.modelStatusChanged.states) seen.set(s.nodeId, s.bytesDone);
+        return [...finalBytes].every(([id, bytes]) => seen.get(id) === bytes);
+      },
+      60_000,
+    );
+    const received = events.events.map((e) => e.modelStatusChanged);
+    const seqs = received.map((e) => e.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+    const transitions = received.filter((e) => e.states.length === 1 && e.states[0]!.bytesDone === 0);
+    expect(new Set(transitions.map((e) => e.nodeId)).size).toBe(20);
+    // 200 progress writes: one event per model per interval (and one more as the burst ends), not one per write.
+    const progressOnly = received.filter((e) => e.states.some((s) => s.bytesDone > 0));
+    expect(progressOnly.length).toBeLessThanOrEqual(Math.ceil(elapsed / EVENT_INTERVAL_MS) + 2);
+    expect(progressOnly.length).toBeLessThan(200);
+
+    const expectedBytes = [...finalBytes.values()].reduce((a, b) => a + b, 0);
+    const query = async () =>
+      (
+        await app.data<{ fleetProgress: Progress[] }>(
+          `query($m: ID) { fleetProgress(modelId: $m) { ${PROGRESS_FIELDS} } }`,
+          { m: modelId },
+        )
+      ).fleetProgress;
+    const [during] = await query();
+    expect(during).toMatchObject({
+      id: modelId,
+      nodesTotal: 20,
+      pending: 0,
+      downloading: 20,
+      ready: 0,
+      failed: 0,
+      cancelled: 0,
+      bytesDone: expectedBytes,
+      bytesTotal: 20 * total,
+    });
+    expect(during!.bytesPerSecond).toBeGreaterThan(0);
+    // The query names the seq of the last event so far: that event carries the same figures.
+    const { at: _at, ...figures } = during!;
+    const named = await waitUntil('the progress event the query names', async () =>
+      progress.events.map((e) => e.fleetProgressChanged).find((p) => p.seq === during!.seq),
+    );
+    expect(named).toMatchObject(figures);
+    const progressSeqs = progress.events.map((e) => e.fleetProgressChanged.seq);
+    expect(progressSeqs).toEqual(progressSeqs.map((_, i) => progressSeqs[0]! + i));
+    expect(progressSeqs.length).toBeLessThan(220);
+
+    // Ten finish, two fail: each transition its own event; the figures follow.
+    await Promise.all(fleet.slice(0, 10).map((node) => node.report([node.state(modelId, 'READY', total, total)])));
+    await Promise.all(
+      fleet
+        .slice(10, 12)
+        .map((node) => node.report([{ ...node.state(modelId, 'ERROR', 0, total), errorMessage: 'disk full' }])),
+    );
+    await waitUntil('12 transition events', async () =>
+      events.events.filter((e) => ['READY', 'ERROR'].includes(e.modelStatusChanged.lifecycleStatus ?? '')).length === 12
+        ? true
+        : undefined,
+    );
+    const [after] = await query();
+    expect(after).toMatchObject({ nodesTotal: 20, downloading: 8, ready: 10, failed: 2 });
+    const rest = [...finalBytes.entries()].slice(12).reduce((sum, [, b]) => sum + b, 0);
+    expect(after!.bytesDone).toBe(rest + 10 * total);
+    expect(after!.bytesTotal).toBe(18 * total);
+    const all = await app.data<{ fleetProgress: Progress[] }>(`{ fleetProgress { id } }`);
+    expect(all.fleetProgress.map((p) => p.id)).toEqual([HF_ID, modelId, ...REGISTERED].sort(byCodeUnit));
+    events.close();
+    progress.close();
   });
 });

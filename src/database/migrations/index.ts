@@ -6,6 +6,7 @@ import { DownloadDispatches1764150000000 } from './1764150000000-download-dispat
 import { ModelFleetAggregates1764200000000 } from './1764200000000-model-fleet-aggregates.js';
 import { CreateAuditLog1796034360000 } from './1796034360000-create-audit-log.js';
 import { SealedNodeSecrets1796034385000 } from './1796034385000-sealed-node-secrets.js';
+import { FleetProgressStripes1796034386000 } from './1796034386000-fleet-progress-stripes.js';
 
 /** Every migration, in order. Listed explicitly: ESM builds cannot glob-require them. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   ModelFleetAggregates1764200000000,
   CreateAuditLog1796034360000,
   SealedNodeSecrets1796034385000,
+  FleetProgressStripes1796034386000,
 ];

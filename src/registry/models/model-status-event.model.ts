@@ -42,7 +42,13 @@ export class ModelStatusEvent {
   @Field(() => NodeModelState, {
     nullable: true,
     description:
-      'The node × model state that changed (with its id), when the change is about one node; null for a registration change.',
+      'The node × model state that changed (with its id), when the change is about one node; the last of `states` when progress of several nodes was coalesced into this event; null for a registration change.',
   })
   state!: NodeModelState | null;
+
+  @Field(() => [NodeModelState], {
+    description:
+      'Every node × model state of this model that changed since its previous event from the same replica: a lifecycle transition is published at once with its own event; progress alone is coalesced (a few events a second per model, the latest state of each node that moved). Empty for a registration change.',
+  })
+  states!: NodeModelState[];
 }
