@@ -114,6 +114,8 @@ export class ModelEventCoalescer implements BeforeApplicationShutdown {
       },
       Math.max(0, at - Date.now()),
     );
+    // Held progress is not worth keeping a stopping process alive for.
+    stream.timer.unref();
   }
 
   /**

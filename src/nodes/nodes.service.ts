@@ -159,15 +159,16 @@ export class NodesService {
       return this.heartbeat(await this.authenticate(nodeId, token), body);
     const now = new Date();
     const metrics = parsed.data.metrics;
-    const rows = await this.nodes.query<Array<{ previous: NodeStatus }>>(
-      `WITH old AS (SELECT id, status FROM nodes WHERE id = $1 AND token_hash = $2 FOR NO KEY UPDATE),
+    const rows = await this.nodes.query<Array<{ previous: NodeStatus; previous_at: Date }>>(
+      `WITH old AS (SELECT id, status, last_heartbeat_at FROM nodes WHERE id = $1 AND token_hash = $2 FOR NO KEY UPDATE),
             u AS (UPDATE nodes n SET status = $3, last_heartbeat_at = $4, metrics = $5::jsonb
-                    FROM old WHERE n.id = old.id RETURNING old.status AS previous)
-       SELECT previous FROM u`,
+                    FROM old WHERE n.id = old.id RETURNING old.status AS previous, old.last_heartbeat_at AS previous_at)
+       SELECT previous, previous_at FROM u`,
       [nodeId, hashToken(token), NodeStatus.ONLINE, now, JSON.stringify(metrics)],
     );
     // Not this node's token, or no such node: the slow path says which.
     if (rows.length === 0) return this.heartbeat(await this.authenticate(nodeId, token), body);
+    this.metrics.heartbeatGap.observe((now.getTime() - new Date(rows[0]!.previous_at).getTime()) / 1000);
     if (rows[0]!.previous === NodeStatus.OFFLINE) {
       const node = await this.nodes.findOneBy({ id: nodeId });
       if (node) await this.publishStatus(node);
