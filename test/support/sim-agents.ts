@@ -169,6 +169,8 @@ class SimAgent {
       this.heartbeatMs = res.heartbeatIntervalMs;
       if (res.progressIntervalMs) this.progressMs = res.progressIntervalMs;
       this.fleet.heartbeats.push({ at: Date.now(), ms: performance.now() - t0, ok: true });
+      // A heartbeat carries every state: a READY the pushes have not delivered yet arrived with it.
+      this.acknowledged(body.models);
       return true;
     } catch (err) {
       this.fleet.heartbeats.push({ at: Date.now(), ms: performance.now() - t0, ok: false });
@@ -268,24 +270,32 @@ class SimAgent {
         );
         this.progressMs = res.progressIntervalMs;
         this.fleet.pushes.push(performance.now() - t0);
-        const acked = Date.now();
-        for (const s of batch) {
-          if (s.lifecycleStatus !== 'READY' || !this.downloads.has(s.modelId)) continue;
-          this.downloads.delete(s.modelId);
-          const record = this.fleet.records.find(
-            (r) => r.nodeIndex === this.index && r.modelId === s.modelId && r.readyAckedAt === null,
-          );
-          if (record) record.readyAckedAt = acked;
-        }
+        this.acknowledged(batch);
       } catch (err) {
         this.fleet.pushErrors.push(`${this.name}: ${(err as Error).message}`);
-        // The next push (or the heartbeat) carries them again, unless newer ones arrived meanwhile.
-        for (const s of batch) if (!this.unpushed.has(s.modelId)) this.unpushed.set(s.modelId, s);
+        // The next push (or the heartbeat) carries them again, unless newer ones are pending (pushes may overlap).
+        for (const s of batch) {
+          const pending = this.unpushed.get(s.modelId);
+          if (!pending || pending.version < s.version) this.unpushed.set(s.modelId, s);
+        }
       }
     }
     if (this.stopped) return;
     if ([...this.downloads.values()].some((d) => !d.done)) this.schedulePush(this.progressMs);
     else if (this.unpushed.size > 0) this.schedulePush(1000);
+  }
+
+  /** The control plane took these states: a READY among them ends its download's record. */
+  private acknowledged(states: readonly AgentModelState[]): void {
+    const acked = Date.now();
+    for (const s of states) {
+      if (s.lifecycleStatus !== 'READY' || !this.downloads.has(s.modelId)) continue;
+      this.downloads.delete(s.modelId);
+      const record = this.fleet.records.find(
+        (r) => r.nodeIndex === this.index && r.modelId === s.modelId && r.readyAckedAt === null,
+      );
+      if (record) record.readyAckedAt = acked;
+    }
   }
 
   private async call<T>(
