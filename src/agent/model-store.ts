@@ -89,8 +89,12 @@ export class ModelStore {
     const base = join(this.root, 'models');
     const names = await readdir(base).catch(() => [] as string[]);
     const found: AgentDownloadRequest[] = [];
+    if ((await lstat(base).catch(() => null))?.isSymbolicLink()) return [];
     for (const name of names) {
       try {
+        // A model directory or manifest that is a symbolic link is not ours: never read through it.
+        const linked = await Promise.all([join(base, name), join(base, name, MANIFEST)].map((p) => lstat(p)));
+        if (linked.some((info) => info.isSymbolicLink())) continue;
         found.push(JSON.parse(await readFile(join(base, name, MANIFEST), 'utf8')) as AgentDownloadRequest);
       } catch {
         // A directory without a readable manifest is not ours to judge; leave it alone.

@@ -177,8 +177,8 @@ describe('Hub file names and MODELS_DIR', () => {
     );
   });
 
-  const downloadAndFail = async (modelId: string) => {
-    await app.data('mutation($u: String!) { registerHfModel(url: $u) { id } }', { u: modelId.slice(3) });
+  const downloadAndFail = async (modelId: string, register = true) => {
+    if (register) await app.data('mutation($u: String!) { registerHfModel(url: $u) { id } }', { u: modelId.slice(3) });
     await app.gql('mutation($m: ID!) { downloadModel(modelId: $m) { lifecycleStatus } }', { m: modelId });
     return waitUntil(`${modelId} failed`, async () => {
       const { model } = await app.data<{
@@ -202,10 +202,30 @@ describe('Hub file names and MODELS_DIR', () => {
   });
 
   it('never follows a symbolic link planted for a directory in MODELS_DIR', async () => {
+    // A linked directory holding a manifest: a restarted agent must not adopt (and read through) it.
+    await app.data('mutation { registerHfModel(url: "fleet/dirlink-GGUF") { id } }');
+    const file = { path: 'dirlink-Q4_K_M.gguf', url: `${hub.url}/x`, size: 1, sha256: 'a'.repeat(64), role: 'MODEL' };
+    await writeFile(
+      join(outside, 'llmfleet-model.json'),
+      JSON.stringify({ modelId: 'hf/fleet/dirlink-GGUF', revision: 'main', files: [file] }),
+    );
     await symlink(outside, join(agent.modelsDir, 'models', encodeURIComponent('hf/fleet/dirlink-GGUF')));
-    const before = await readdir(outside);
-    const failed = await downloadAndFail('hf/fleet/dirlink-GGUF');
+    const query = 'query($id: ID!) { node(id: $id) { url lastHeartbeatAt models { modelId } } }';
+    type NodeView = { url: string; lastHeartbeatAt: string; models: Array<{ modelId: string }> };
+    const before = (await app.data<{ node: NodeView }>(query, { id: nodeId })).node;
+    await agent.restart();
+    // Re-joined (a new port) and heartbeated twice since: every model it adopted at start has been reported.
+    let rejoined: NodeView | null = null;
+    const reported = await waitUntil('the restarted agent reported its models', async () => {
+      const { node } = await app.data<{ node: NodeView }>(query, { id: nodeId });
+      if (node.url === before.url) return undefined;
+      rejoined ??= node;
+      return node.lastHeartbeatAt > rejoined.lastHeartbeatAt ? node : undefined;
+    });
+    expect(reported.models.map((m) => m.modelId)).not.toContain('hf/fleet/dirlink-GGUF');
+    const filesBefore = await readdir(outside);
+    const failed = await downloadAndFail('hf/fleet/dirlink-GGUF', false);
     expect(failed.errorMessage).toMatch(/dirlink-GGUF is a symbolic link: llmfleet never follows links/);
-    expect(await readdir(outside)).toEqual(before);
+    expect(await readdir(outside)).toEqual(filesBefore);
   });
 });
