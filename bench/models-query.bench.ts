@@ -54,10 +54,20 @@ function plannedState(modelId: string, model: number, node: number): AgentModelS
   };
 }
 
-async function call<T>(url: string, method: 'POST' | 'PUT', body: unknown, token?: string): Promise<T> {
+async function call<T>(
+  url: string,
+  method: 'POST' | 'PUT',
+  body: unknown,
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<T> {
   const res = await fetch(url, {
     method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -94,7 +104,15 @@ async function populateFleet(app: AppHarness, catalog: BenchCatalog): Promise<Fl
         memoryBytes: 64 * GiB,
       },
     };
-    const { nodeId, nodeToken } = await call<RegisterNodeResponse>(`${app.url}/api/nodes/register`, 'POST', register);
+    // Joining always takes the join token (the harness sets NODE_JOIN_TOKEN).
+    const joinToken = app.config.NODE_JOIN_TOKEN;
+    const { nodeId, nodeToken } = await call<RegisterNodeResponse>(
+      `${app.url}/api/nodes/register`,
+      'POST',
+      register,
+      undefined,
+      joinToken ? { 'x-llmfleet-join-token': joinToken } : {},
+    );
     const models = catalog.modelIds.map((id, model) => plannedState(id, model, node));
     const heartbeat: HeartbeatRequest = {
       metrics: {
