@@ -54,6 +54,14 @@ export const agentConfigSchema = z.object({
     .min(64 * 1024)
     .max(1024 * 1024 * 1024)
     .default(16 * 1024 * 1024),
+  /** Per upload to a peer, at most this many bytes a second (0: no limit), so copies leave room for inference. */
+  AGENT_PEER_UPLOAD_BYTES_PER_SECOND: z.coerce.number().int().min(0).default(0),
+  /** A peer slower than this (averaged over 10 s) is left for another source or the Hub (0: never). */
+  AGENT_PEER_MIN_BYTES_PER_SECOND: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

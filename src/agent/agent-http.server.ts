@@ -17,6 +17,7 @@ import { REQUEST_ID_HEADER, requestIdOf } from '../shared/openai/request-id.js';
 import type { ChatHandler } from './chat.handler.js';
 import { sendJson } from './inference/openai-response.js';
 import type { ModelManager, StateListener } from './model-manager.js';
+import { PEER_FILES_PREFIX, type PeerFileServer } from './peer-file.server.js';
 import type { RepairCoordinator } from './repair-coordinator.js';
 
 import { hubPathProblem } from '../shared/hub-path.js';
@@ -66,6 +67,7 @@ export class AgentHttpServer {
     private readonly models: ModelManager,
     private readonly repairs: RepairCoordinator,
     private readonly chat: ChatHandler,
+    private readonly peerFiles: PeerFileServer,
     /** sha256 (hex) of the control plane's token for this node (null until registered). */
     private readonly controlTokenHash: () => string | null,
     private readonly log: Logger,
@@ -100,6 +102,10 @@ export class AgentHttpServer {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://agent');
     if (req.method === 'GET' && url.pathname === '/health') return sendJson(res, 200, { status: 'ok' });
+    // Peers present a grant from the control plane, not the control token.
+    if ((req.method === 'GET' || req.method === 'HEAD') && url.pathname.startsWith(PEER_FILES_PREFIX)) {
+      return this.peerFiles.handle(req, res, url);
+    }
     if (!this.authorized(req)) return sendError(res, 401, 'missing or wrong control token', 'invalid_api_key');
 
     if (req.method === 'POST' && url.pathname === '/v1/chat/completions') {
@@ -109,6 +115,8 @@ export class AgentHttpServer {
     if (req.method === 'GET' && url.pathname === '/v1/models') return sendJson(res, 200, this.openAiModels());
     if (req.method === 'GET' && url.pathname.startsWith('/v1/models/')) return this.openAiModel(res, url.pathname);
     if (req.method === 'POST' && url.pathname === '/v1/agent/downloads') return this.download(req, res);
+    if (req.method === 'GET' && url.pathname === '/v1/agent/peer/uploads')
+      return sendJson(res, 200, this.peerFiles.stats);
     if (req.method === 'GET' && url.pathname === '/v1/agent/models')
       return sendJson(res, 200, { models: this.models.snapshot() });
     const match = /^\/v1\/agent\/models\/([^/]+)(?:\/(repair|verify|cancel))?$/.exec(url.pathname);

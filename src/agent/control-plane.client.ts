@@ -9,6 +9,9 @@ import {
   type HeartbeatRequest,
   type HeartbeatResponse,
   type NodeCapacity,
+  type PeerSourceAnswer,
+  type PeerSourceRequest,
+  type PeerTransferReport,
   type RegisterNodeResponse,
   type AgentModelState,
   type StatesReportResponse,
@@ -117,6 +120,25 @@ export class ControlPlaneClient {
     return this.request<FailureReportResponse>('POST', `/api/nodes/${this.credentials.nodeId}/failures`, report, {
       authorization: `Bearer ${this.credentials.nodeToken}`,
     });
+  }
+
+  /** Where to fetch one file from (peer copy): a peer with its grant, the Hub, or wait a moment. */
+  async peerSource(request: PeerSourceRequest): Promise<PeerSourceAnswer> {
+    if (!this.credentials) throw new ControlPlaneError(401, 'not registered');
+    return this.request<PeerSourceAnswer>('POST', `/api/nodes/${this.credentials.nodeId}/peer-sources`, request, {
+      authorization: `Bearer ${this.credentials.nodeToken}`,
+    });
+  }
+
+  /** How a source handed out by peerSource went, and the bytes it brought. */
+  async reportTransfer(transferId: string, report: PeerTransferReport): Promise<void> {
+    if (!this.credentials) throw new ControlPlaneError(401, 'not registered');
+    await this.request<unknown>(
+      'POST',
+      `/api/nodes/${this.credentials.nodeId}/peer-transfers/${encodeURIComponent(transferId)}`,
+      report,
+      { authorization: `Bearer ${this.credentials.nodeToken}` },
+    );
   }
 
   private async post<T>(path: string, body: unknown): Promise<T> {

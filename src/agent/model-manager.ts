@@ -1,6 +1,7 @@
 import { rename, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type {
+  AgentDownloadFile,
   AgentDownloadRequest,
   AgentLifecycleStatus,
   AgentModelState,
@@ -8,6 +9,7 @@ import type {
 } from '../shared/agent-protocol.js';
 import { ModelLoadError } from '../shared/model-load-error.js';
 import { DownloadError } from './download/download.errors.js';
+import type { SourceProvider } from './download/download.types.js';
 import { FileDownloader } from './download/file-downloader.js';
 import { removePartial, removePartialState } from './download/partial-state.js';
 import { checkGgufFile, verifyGgufOrThrow } from './gguf/gguf-check.js';
@@ -19,6 +21,10 @@ export interface ModelManagerOptions {
   gpu: 'auto' | false;
   verifyLoad: boolean;
   stallTimeoutMs: number;
+  /** Peer copy: where each file's bytes may come from (the Hub alone when left out). */
+  sources?: (modelId: string, file: AgentDownloadFile) => SourceProvider;
+  /** A peer slower than this over 10 s is left for another source (0: never). */
+  minPeerBytesPerSecond?: number;
 }
 
 export type StateListener = (state: AgentModelState, terminal: { retryable: boolean } | null) => void;
@@ -273,6 +279,8 @@ export class ModelManager {
             signal,
             stallTimeoutMs: this.options.stallTimeoutMs,
             verify: verifyGgufOrThrow,
+            ...(this.options.sources ? { sources: this.options.sources(modelId, file) } : {}),
+            minPeerBytesPerSecond: this.options.minPeerBytesPerSecond ?? 0,
             onProgress: (p) => this.set(modelId, 'DOWNLOADING', before + p.bytesDone, bytesTotal, null, null, null),
           },
         );

@@ -12,6 +12,8 @@ import { startHashThread } from './download/file-hasher.js';
 import { MetricsCollector } from './metrics.collector.js';
 import { ModelManager } from './model-manager.js';
 import { ModelStore } from './model-store.js';
+import { PeerFileServer } from './peer-file.server.js';
+import { ControlPlanePeerSources } from './peer-sources.js';
 import { StatePusher } from './state-pusher.js';
 
 /**
@@ -24,6 +26,7 @@ export class NodeAgent {
   readonly metrics: MetricsCollector;
   readonly repairs: RepairCoordinator;
   readonly inference: InferenceService;
+  readonly peerFiles: PeerFileServer;
   private readonly controlPlane: ControlPlaneClient;
   private readonly http: AgentHttpServer;
   private readonly pusher: StatePusher;
@@ -54,6 +57,8 @@ export class NodeAgent {
         gpu: config.AGENT_GPU === 'auto' ? 'auto' : false,
         verifyLoad: config.AGENT_VERIFY_LOAD,
         stallTimeoutMs: config.AGENT_STALL_TIMEOUT_MS,
+        sources: (modelId, file) => new ControlPlanePeerSources(this.controlPlane, modelId, file, log),
+        minPeerBytesPerSecond: config.AGENT_PEER_MIN_BYTES_PER_SECOND,
       },
       log,
     );
@@ -76,11 +81,24 @@ export class NodeAgent {
       log,
       config.AGENT_REPAIR_RETRY_MS,
     );
+    this.peerFiles = new PeerFileServer(
+      this.models,
+      this.store,
+      () => {
+        const nodeId = this.controlPlane.nodeId;
+        const controlTokenHash = this.controlPlane.controlTokenHash;
+        return nodeId && controlTokenHash ? { nodeId, controlTokenHash } : null;
+      },
+      (modelId) => this.repairs.availability(modelId).kind !== 'AVAILABLE',
+      config.AGENT_PEER_UPLOAD_BYTES_PER_SECOND,
+      log,
+    );
     const chat = new ChatHandler(this.models, this.repairs, this.inference, this.metrics);
     this.http = new AgentHttpServer(
       this.models,
       this.repairs,
       chat,
+      this.peerFiles,
       () => this.controlPlane.controlTokenHash,
       log,
       config.V1_BODY_LIMIT,

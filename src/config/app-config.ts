@@ -162,6 +162,16 @@ export const appConfigSchema = z
       .default(1024 * 1024),
     /** ...extended for as long as progress keeps arriving: past the deadline, this much silence times it out. */
     DOWNLOAD_STALL_MS: z.coerce.number().int().min(100).default(60_000),
+    /** Nodes copy model files from peers that hold them verified; the Hub stays the fallback. */
+    PEER_COPY: bool('PEER_COPY').default(true),
+    /** Uploads one node serves to its peers at once (the copy fans out like a tree). */
+    PEER_COPY_MAX_UPLOADS: z.coerce.number().int().min(1).max(64).default(2),
+    /** How long a peer-copy grant (one file, one source, one receiver) is valid. */
+    PEER_COPY_GRANT_TTL_MS: z.coerce
+      .number()
+      .int()
+      .min(1000)
+      .default(15 * 60 * 1000),
     /** How long a BullMQ worker's lock on a job lasts: a worker that dies gives its jobs back after about this long. */
     JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
     /** Repair file problems without an operator (seed 004); repairModel works by hand either way. */

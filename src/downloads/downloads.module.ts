@@ -11,6 +11,10 @@ import { ModelEventCoalescer } from './model-event-coalescer.service.js';
 import { ModelStateRelay } from './model-state-relay.service.js';
 import { DownloadDispatchStore } from './dispatch/download-dispatch.store.js';
 import { DownloadTracker } from './dispatch/download-tracker.service.js';
+import { PeerCopyController } from './peer-copy/peer-copy.controller.js';
+import { NodeModelSourceResolver, PeerCopyResolver } from './peer-copy/peer-copy.resolver.js';
+import { PeerCopyService } from './peer-copy/peer-copy.service.js';
+import { PeerTransferStore } from './peer-copy/peer-transfer.store.js';
 
 @Module({
   imports: [BullModule.registerQueue({ name: QueueName.DOWNLOADS }), NodesModule, RegistryModule],
@@ -22,8 +26,12 @@ import { DownloadTracker } from './dispatch/download-tracker.service.js';
     DownloadTracker,
     DownloadProcessor,
     DownloadsResolver,
+    PeerTransferStore,
+    PeerCopyService,
+    PeerCopyResolver,
+    NodeModelSourceResolver,
   ],
-  controllers: [AgentProtocolController],
+  controllers: [AgentProtocolController, PeerCopyController],
   exports: [DownloadsService, ModelStateRelay, DownloadDispatchStore],
 })
 export class DownloadsModule {}

@@ -101,7 +101,10 @@ function downloadsCode(reason: DownloadsErrorReason): PublicErrorCode {
   switch (reason) {
     case DownloadsErrorReason.NO_NODES:
     case DownloadsErrorReason.EMPTY_NODE_LIST:
+    case DownloadsErrorReason.INVALID_PEER_REQUEST:
       return PublicErrorCode.BAD_USER_INPUT;
+    case DownloadsErrorReason.TRANSFER_NOT_FOUND:
+      return PublicErrorCode.NOT_FOUND;
     case DownloadsErrorReason.NODES_UNREACHABLE:
       return PublicErrorCode.UPSTREAM_UNAVAILABLE;
   }

@@ -160,3 +160,34 @@ export interface AgentVerifyResponse {
   state: AgentModelState | null;
   mismatches: Array<{ path: string; expected: string; actual: string | null }>;
 }
+
+/**
+ * Agent → control plane (`POST /api/nodes/{nodeId}/peer-sources`), before each file and after a source failed: where to
+ * fetch this file from. `exclude` names peers that failed this node during this download.
+ */
+export interface PeerSourceRequest {
+  modelId: string;
+  path: string;
+  sha256: string;
+  exclude?: string[];
+}
+
+/**
+ * `PEER`: fetch from `url` (a peer agent's file, with its grant), and report the outcome under `transferId`.
+ * `HUB`: fetch from the Hub (the manifest's URL). `WAIT`: another node is fetching this file and will serve it soon:
+ * ask again after `retryAfterMs`.
+ */
+export type PeerSourceAnswer =
+  | { source: 'PEER'; transferId: string; url: string; nodeId: string; nodeName: string; expiresAt: string }
+  | { source: 'HUB'; transferId: string | null }
+  | { source: 'WAIT'; retryAfterMs: number };
+
+/**
+ * Agent → control plane (`POST /api/nodes/{nodeId}/peer-transfers/{transferId}`): how a transfer ended and how many
+ * bytes it brought. `BAD_BYTES`: the file's sha256 did not match and this peer supplied bytes of it.
+ */
+export interface PeerTransferReport {
+  outcome: 'DONE' | 'FAILED' | 'BAD_BYTES';
+  bytes: number;
+  message?: string;
+}

@@ -87,7 +87,7 @@ export class FakeHub {
   ) {
     this.signedUrlTtlSeconds = options.signedUrlTtlSeconds ?? 3600;
     this.rates = new RateWindow({ api: options.quota?.api ?? 1e9, resolvers: options.quota?.resolvers ?? 1e9 });
-    this.serving = { faults: this.faults, sleep: (ms) => this.sleep(ms), bodies: { active: 0, peak: 0 } };
+    this.serving = { faults: this.faults, sleep: (ms) => this.sleep(ms), bodies: { active: 0, peak: 0, bytesSent: 0 } };
   }
 
   static async start(options: FakeHubOptions = {}): Promise<FakeHub> {
@@ -190,6 +190,12 @@ export class FakeHub {
   clearRequests(): void {
     this.requests.length = 0;
     this.serving.bodies.peak = this.serving.bodies.active;
+    this.serving.bodies.bytesSent = 0;
+  }
+
+  /** File body bytes sent (CDN or direct) since the last clearRequests(): what clients took from the Hub. */
+  bytesSent(): number {
+    return this.serving.bodies.bytesSent;
   }
 
   /** The most file bodies (CDN or direct) sent at once since the last clearRequests(): a client's connections. */

@@ -28,6 +28,31 @@ export interface DownloadOptions {
   reserveBytes?: number;
   /** Extra check of the complete, sha256-verified `.partial` before the rename; a throw fails with INVALID_GGUF. */
   verify?: (partialPath: string) => Promise<void>;
+  /** Where to fetch from (peer copy): asked before the transfer and after each failed source. Default: the Hub only. */
+  sources?: SourceProvider;
+  /** A peer source slower than this over 10 s is left for the next source (0: never). Default 0. */
+  minPeerBytesPerSecond?: number;
+}
+
+/** One place the bytes of a file can come from. */
+export interface FileSource {
+  kind: 'HUB' | 'PEER';
+  /** Where to GET the file (a peer's URL carries its grant in the query, which logs and messages leave out). */
+  url: string;
+  /** The peer's node id (what the exclusion list holds). */
+  peerId: string | null;
+  /** For messages: `the Hub`, `peer node-b`. */
+  label: string;
+}
+
+/**
+ * Chooses sources for one file (the control plane, for a fleet agent) and hears how each went. `next` may wait (a
+ * peer is about to have the file) and honours `signal`; `excluded` are peers that failed during this download.
+ */
+export interface SourceProvider {
+  next(excluded: ReadonlySet<string>, signal: AbortSignal): Promise<FileSource>;
+  /** `bytes`: what this source delivered into the file. Called once per source, BAD_BYTES possibly after FAILED. */
+  report(source: FileSource, outcome: 'DONE' | 'FAILED' | 'BAD_BYTES', bytes: number, message?: string): void;
 }
 
 export interface DownloadResult {

@@ -18,6 +18,7 @@ import {
 } from './partial-state.js';
 import { abortedError, ProgressReporter, SharedDownload } from './shared-download.js';
 import { streamTransfer } from './stream-transfer.js';
+import { transferFromSources, type Contribution } from './source-switch.js';
 import { SyncScheduler } from './sync-scheduler.js';
 import { TransferContext, type RetryPolicy } from './transfer-context.js';
 
@@ -46,6 +47,8 @@ const DEFAULT_RESERVE_BYTES = 256 * MiB;
 export const DEFAULT_CONNECTIONS = 8;
 export const DEFAULT_CHUNK_BYTES = 16 * MiB;
 const DEFAULT_SYNC_EVERY_BYTES = 32 * MiB;
+/** Rounds of a file whose sha256 failed with bytes from peers: each round drops them and starts over. */
+const MAX_SOURCE_ROUNDS = 3;
 
 /** One download per destination file in this process, whichever FileDownloader instance asked. */
 const inFlight = new Map<string, SharedDownload>();
@@ -137,33 +140,67 @@ export class FileDownloader {
         },
       );
       ctx.sync = sync;
-      try {
+      const provider = opts.sources ?? null;
+      const excluded = new Set<string>();
+      const transfer = async (): Promise<void> => {
         if (plan !== null) {
           const outcome = await parallelTransfer(ctx, this.retryPolicy(), plan);
           if (outcome === 'ranges-unsupported') {
             recording = false;
-            await sync.idle();
+            await sync!.idle();
             await ctx.restartFromZero();
             await removePartialState(spec.destPath);
             await streamTransfer(ctx, this.retryPolicy());
           }
-        } else if (ctx.ranges.total() < spec.size) {
+        } else {
           await streamTransfer(ctx, this.retryPolicy());
         }
-      } catch (err) {
-        if (isDownloadError(err, DownloadErrorCode.SIZE_MISMATCH)) {
-          recording = false;
-          await closeFile();
-          await removePartial(spec.destPath);
-        } else if (recording) {
-          // Everything written so far stays usable: sync it and record it for the next attempt.
-          await sync.flush().catch(() => undefined);
+      };
+      for (let round = 1; ; round += 1) {
+        let used: Contribution[] = [];
+        try {
+          if (ctx.ranges.total() < spec.size) {
+            if (provider) {
+              used = await transferFromSources(ctx, provider, excluded, opts.minPeerBytesPerSecond ?? 0, transfer);
+            } else {
+              await transfer();
+            }
+          }
+        } catch (err) {
+          if (isDownloadError(err, DownloadErrorCode.SIZE_MISMATCH)) {
+            recording = false;
+            await closeFile();
+            await removePartial(spec.destPath);
+          } else if (recording) {
+            // Everything written so far stays usable: sync it and record it for the next attempt.
+            await sync.flush().catch(() => undefined);
+          }
+          throw err;
         }
-        throw err;
-      }
 
-      const actual = await hasher.digest(spec.size, signal);
-      if (actual !== expected) {
+        const actual = await hasher.digest(spec.size, signal);
+        const last = used.at(-1);
+        if (actual === expected) {
+          if (last) provider?.report(last.source, 'DONE', last.bytes);
+          break;
+        }
+        // Integrity never rests on a peer: every peer that supplied bytes of a file that fails its sha256 is reported.
+        const suspects = used.filter((u) => u.source.kind === 'PEER' && u.bytes > 0);
+        for (const u of suspects) {
+          provider?.report(u.source, 'BAD_BYTES', u.bytes, `the file's sha256 was ${actual}, expected ${expected}`);
+          excluded.add(u.source.peerId ?? u.source.url);
+        }
+        if (last && !suspects.includes(last)) provider?.report(last.source, 'FAILED', last.bytes, 'sha256 mismatch');
+        if (suspects.length > 0 && round < MAX_SOURCE_ROUNDS) {
+          await sync.idle();
+          await ctx.restartFromZero();
+          if (recording) {
+            await savePartialState(spec, new ByteRanges(), true);
+            await file.truncate(spec.size);
+          }
+          ctx.retries += 1;
+          continue;
+        }
         recording = false;
         await closeFile();
         await removePartial(spec.destPath);
@@ -184,7 +221,7 @@ export class FileDownloader {
       progress.finish(spec.size);
       return {
         path: spec.destPath,
-        sha256: actual,
+        sha256: expected,
         resumedFromBytes: ctx.resumedFrom,
         bytesFetched: ctx.fetched,
         skipped: false,

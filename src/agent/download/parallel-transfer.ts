@@ -143,7 +143,7 @@ class ParallelRun {
         const resolving = new Promise<void>((resolve) => (release = resolve));
         this.resolving = resolving;
         return {
-          url: new URL(this.ctx.spec.url),
+          url: new URL(this.ctx.origin),
           cached: false,
           release: () => {
             if (this.resolving === resolving) this.resolving = null;
@@ -159,7 +159,7 @@ class ParallelRun {
   private async fetch(piece: Piece, used: { url: URL | null }, pool: BlockPool): Promise<void> {
     const { ctx } = this;
     const { spec, opts } = ctx;
-    const watch = watchAttempt(spec.url, opts.stallTimeoutMs ?? 30_000, this.stop.signal, () => ctx.ranges.total());
+    const watch = watchAttempt(ctx.origin, opts.stallTimeoutMs ?? 30_000, this.stop.signal, () => ctx.ranges.total());
     let writer: FileRangeWriter | undefined;
     let release: () => void = () => undefined;
     try {
@@ -212,7 +212,7 @@ class ParallelRun {
       }
     } catch (err) {
       await writer?.idle();
-      throw watch.explain(err, writer?.failure ?? null, used.url ?? spec.url);
+      throw watch.explain(err, writer?.failure ?? null, used.url ?? ctx.origin);
     } finally {
       release();
       watch.done();

@@ -50,11 +50,11 @@ export async function streamTransfer(ctx: TransferContext, policy: RetryPolicy):
 async function attempt(ctx: TransferContext, policy: RetryPolicy, pool: BlockPool): Promise<void> {
   const { spec, opts, signal } = ctx;
   const from = ctx.ranges.total();
-  const watch = watchAttempt(spec.url, opts.stallTimeoutMs ?? 30_000, signal, () => ctx.ranges.total());
+  const watch = watchAttempt(ctx.origin, opts.stallTimeoutMs ?? 30_000, signal, () => ctx.ranges.total());
   let writer: FileRangeWriter | undefined;
   try {
     const cached = ctx.cdn;
-    const { res, url, redirects } = await httpGet(cached ?? new URL(spec.url), {
+    const { res, url, redirects } = await httpGet(cached ?? new URL(ctx.origin), {
       from,
       token: opts.token,
       tokenOrigin: new URL(spec.url).origin,
@@ -87,7 +87,7 @@ async function attempt(ctx: TransferContext, policy: RetryPolicy, pool: BlockPoo
     }
   } catch (err) {
     await writer?.idle();
-    throw watch.explain(err, writer?.failure ?? null, ctx.cdn ?? spec.url);
+    throw watch.explain(err, writer?.failure ?? null, ctx.cdn ?? ctx.origin);
   } finally {
     watch.done();
     // A destroyed writer may still have a write in flight: the offset must be final before the next attempt.

@@ -25,6 +25,8 @@ export class TransferContext {
   ranges: ByteRanges;
   /** The CDN URL the Hub redirected to, reused until it is refused. */
   cdn: URL | null = null;
+  /** The URL of the source being fetched from: the Hub's (the spec's URL) or a peer's. */
+  origin: string;
   resumedFrom: number;
   /** Body bytes received in this call. */
   fetched = 0;
@@ -34,13 +36,15 @@ export class TransferContext {
 
   constructor(
     readonly spec: DownloadSpec,
-    readonly opts: DownloadOptions,
+    public opts: DownloadOptions,
     readonly file: FileHandle,
     readonly hasher: FileHasher,
     readonly progress: ProgressReporter,
-    readonly signal: AbortSignal,
+    /** The current source's signal (the caller's, merged with a source switch's). */
+    public signal: AbortSignal,
     kept: ByteRanges,
   ) {
+    this.origin = spec.url;
     this.ranges = kept;
     this.resumedFrom = kept.total();
   }

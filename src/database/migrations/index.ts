@@ -7,6 +7,7 @@ import { ModelFleetAggregates1764200000000 } from './1764200000000-model-fleet-a
 import { CreateAuditLog1796034360000 } from './1796034360000-create-audit-log.js';
 import { SealedNodeSecrets1796034385000 } from './1796034385000-sealed-node-secrets.js';
 import { FleetProgressStripes1796034386000 } from './1796034386000-fleet-progress-stripes.js';
+import { PeerTransfers1796034386001 } from './1796034386001-peer-transfers.js';
 
 /** Every migration, in order. Listed explicitly: ESM builds cannot glob-require them. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   CreateAuditLog1796034360000,
   SealedNodeSecrets1796034385000,
   FleetProgressStripes1796034386000,
+  PeerTransfers1796034386001,
 ];

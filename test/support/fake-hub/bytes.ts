@@ -9,7 +9,7 @@ export interface ByteServing {
   /** Timers the hub can cancel on stop(). */
   sleep: (ms: number) => Promise<void>;
   /** File bodies being sent right now, and the most at once (how many connections a client really used). */
-  bodies: { active: number; peak: number };
+  bodies: { active: number; peak: number; bytesSent: number };
 }
 
 /** [start, end] inclusive, null to serve the whole body (no or unsupported Range), or 'unsatisfiable'. */
@@ -83,6 +83,7 @@ async function writeBody(
   };
   const bps = serving.faults.bytesPerSecond;
   if (!bps) {
+    serving.bodies.bytesSent += limit;
     res.write(body.subarray(0, limit), () => {
       sent();
       finish();
@@ -92,7 +93,9 @@ async function writeBody(
   const chunk = Math.max(1, Math.floor(bps / 20));
   for (let offset = 0; offset < limit; offset += chunk) {
     if (res.destroyed) return;
-    if (!res.write(body.subarray(offset, Math.min(limit, offset + chunk)))) await drained(res);
+    const slice = body.subarray(offset, Math.min(limit, offset + chunk));
+    serving.bodies.bytesSent += slice.length;
+    if (!res.write(slice)) await drained(res);
     if (offset + chunk >= limit) sent();
     await serving.sleep((chunk / bps) * 1000);
   }
