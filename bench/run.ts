@@ -8,6 +8,7 @@ import { fleetBench } from './fleet.bench.js';
 import { hubColdBurstBench } from './hub-cold-burst.bench.js';
 import { fmt } from './lib/stats.js';
 import { modelsQueryBench } from './models-query.bench.js';
+import { peerCopyBench } from './peer-copy.bench.js';
 
 /**
  * Every benchmark, in the order `npm run bench` runs them. Register a new one here: a module exporting a `Benchmark`.
@@ -22,6 +23,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   hubColdBurstBench,
   dashboardBench,
   fleetBench,
+  peerCopyBench,
   downloadBench,
 ];
 

@@ -6,10 +6,15 @@ export interface FileHubOptions {
   /** Name of its one file (a `.gguf`: stored in LFS, so a resolve answers 302 to the CDN). */
   file: string;
   sizeBytes: number;
+  /** `gguf`: a valid GGUF file padded to the size (what a real agent accepts); default: random-looking bytes. */
+  content?: 'random' | 'gguf';
 }
 
 export type FileHubCommand =
-  { kind: 'requests'; since: number } | { kind: 'throttle'; bytesPerSecond: number | null } | { kind: 'stop' };
+  | { kind: 'requests'; since: number }
+  | { kind: 'throttle'; bytesPerSecond: number | null }
+  | { kind: 'bytes'; reset: boolean }
+  | { kind: 'stop' };
 
 /** One Hub request as the log keeps it. */
 export interface FileHubRequest {
@@ -32,6 +37,7 @@ export type FileHubReply =
     }
   | { kind: 'requests'; requests: FileHubRequest[]; length: number }
   | { kind: 'throttle' }
+  | { kind: 'bytes'; bytesSent: number }
   | { kind: 'stop' }
   | { kind: 'failed'; error: string };
 
@@ -70,6 +76,11 @@ export class FileHub {
   /** Caps each connection's body at this rate (as a CDN caps each stream); null lifts it. */
   async throttle(bytesPerSecond: number | null): Promise<void> {
     await this.call({ kind: 'throttle', bytesPerSecond }, 'throttle');
+  }
+
+  /** File body bytes the Hub sent since the last reset (`reset`: start counting again from now). */
+  async bytesSent(reset = false): Promise<number> {
+    return (await this.call({ kind: 'bytes', reset }, 'bytes')).bytesSent;
   }
 
   /** Stops the Hub and ends the thread (its memory goes with it). */

@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FakeHub } from '../../test/support/fake-hub.js';
+import { tinyGgufBuffer } from '../../test/support/tiny-gguf.js';
 import type { FileHubCommand, FileHubOptions, FileHubReply } from './file-hub.js';
 
 const port = parentPort;
@@ -27,7 +28,10 @@ function content(size: number): Buffer {
 
 try {
   const t0 = performance.now();
-  const bytes = content(options.sizeBytes);
+  const bytes =
+    options.content === 'gguf'
+      ? tinyGgufBuffer({ seed: 1, padToBytes: options.sizeBytes })
+      : content(options.sizeBytes);
   const t1 = performance.now();
   const hub = await FakeHub.start();
   const repo = hub.addRepo({ id: options.repo, files: [{ path: options.file, content: bytes }] });
@@ -47,6 +51,12 @@ try {
         hub.throttle(cmd.bytesPerSecond === null ? null : { bytesPerSecond: cmd.bytesPerSecond });
         send({ kind: 'throttle' });
         return;
+      case 'bytes': {
+        const bytesSent = hub.bytesSent();
+        if (cmd.reset) hub.clearRequests();
+        send({ kind: 'bytes', bytesSent });
+        return;
+      }
       case 'stop':
         hub.stop().then(
           () => send({ kind: 'stop' }),

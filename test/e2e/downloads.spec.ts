@@ -56,6 +56,8 @@ describe('downloads to nodes', () => {
     app = await AppHarness.start({
       HF_ENDPOINT: hub.url,
       SUPPORTED_MODELS_PATH: await writeCatalog([]),
+      // Every node fetches from the Hub here: what is tested is the Hub transfer itself (peer-copy.spec covers peers).
+      PEER_COPY: 'false',
       NODE_HEARTBEAT_INTERVAL_MS: '300',
       NODE_OFFLINE_AFTER_MS: '1500',
       PROGRESS_EVENT_INTERVAL_MS: '100',

@@ -1,0 +1,108 @@
+import { AppHarness } from '../test/support/app-harness.js';
+import { writeCatalog } from '../test/support/factories.js';
+import { removeAgent, startAgent, waitUntil, type AgentHandle } from '../test/support/fleet.js';
+import type { Benchmark, BenchResult } from './bench.types.js';
+import { FileHub } from './lib/file-hub.js';
+import { fmt, log } from './lib/stats.js';
+
+/** 256 MiB rather than 1 GiB: 8 agents write and hash each copy twice per run on a shared 2-core machine. */
+const SIZE = 256 * 1024 * 1024;
+const NODES = 8;
+const REPO = 'bench-org/bench-peer-GGUF';
+const FILE = 'bench-peer-Q4_K_M.gguf';
+const MODEL_ID = `hf/${REPO}`;
+const MB = 1_000_000;
+/** What a CDN gives one connection (DESIGN.md: 25 MB/s per connection). */
+const THROTTLE_BYTES_PER_SECOND = 25 * MB;
+const READY_TIMEOUT_MS = 600_000;
+
+interface Rollout {
+  hubBytes: number;
+  seconds: number;
+  fromPeers: number;
+}
+
+/**
+ * A model pushed to 8 real agent processes with the Hub throttled per connection: once with peer copy (the fleet
+ * fetches from the Hub once and copies inside), once with PEER_COPY=false (every node from the Hub), same Hub, same run.
+ */
+async function rollout(hub: FileHub, peerCopy: boolean): Promise<Rollout> {
+  const label = peerCopy ? 'peer copy' : 'Hub only';
+  const app = await AppHarness.start({
+    HF_ENDPOINT: hub.url,
+    SUPPORTED_MODELS_PATH: await writeCatalog([]),
+    NODE_HEARTBEAT_INTERVAL_MS: '1000',
+    PEER_COPY: String(peerCopy),
+  });
+  const agents: AgentHandle[] = [];
+  try {
+    const names = Array.from({ length: NODES }, (_, i) => `bench-peer-${i + 1}`);
+    agents.push(...(await Promise.all(names.map((n) => startAgent(app, n, { AGENT_VERIFY_LOAD: 'false' })))));
+    await waitUntil(`${NODES} agents joined`, async () => {
+      const { nodes } = await app.data<{ nodes: unknown[] }>('{ nodes { id } }');
+      return nodes.length === NODES;
+    });
+    await app.data('mutation($u: String!) { registerHfModel(url: $u) { id } }', { u: REPO });
+    await hub.bytesSent(true);
+    const t0 = performance.now();
+    await app.data('mutation($m: ID!) { downloadModel(modelId: $m) { id } }', { m: MODEL_ID });
+    let lastLog = 0;
+    const states = await waitUntil(
+      `all ${NODES} nodes READY (${label})`,
+      async () => {
+        const { model } = await app.data<{
+          model: { nodes: Array<{ lifecycleStatus: string; source: string | null; errorMessage: string | null }> };
+        }>('query($id: ID!) { model(id: $id) { nodes { lifecycleStatus source errorMessage } } }', { id: MODEL_ID });
+        const failed = model.nodes.find((n) => n.lifecycleStatus === 'ERROR');
+        if (failed) throw new Error(`a node failed: ${failed.errorMessage}`);
+        const ready = model.nodes.filter((n) => n.lifecycleStatus === 'READY').length;
+        if (performance.now() - lastLog > 5000) {
+          lastLog = performance.now();
+          log(`  ${label}: ${ready}/${NODES} READY after ${fmt((performance.now() - t0) / 1000)} s`);
+        }
+        return ready === NODES ? model.nodes : undefined;
+      },
+      READY_TIMEOUT_MS,
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const hubBytes = await hub.bytesSent();
+    const fromPeers = states.filter((s) => s.source === 'PEER').length;
+    log(
+      `  ${label}: all ${NODES} READY in ${fmt(seconds)} s; ${fmt(hubBytes / SIZE, 2)} copies from the Hub; ${fromPeers} nodes copied from a peer`,
+    );
+    return { hubBytes, seconds, fromPeers };
+  } finally {
+    await Promise.all(agents.map((a) => removeAgent(a)));
+    await app.stop();
+  }
+}
+
+export const peerCopyBench: Benchmark = {
+  name: 'peer-copy',
+  description: `a ${SIZE / 1024 / 1024} MiB model to ${NODES} agents, Hub throttled to 25 MB/s per connection: peer copy vs every node from the Hub`,
+  timeoutMs: 2 * READY_TIMEOUT_MS + 120_000,
+  async run(): Promise<BenchResult[]> {
+    const hub = await FileHub.start({ repo: REPO, file: FILE, sizeBytes: SIZE, content: 'gguf' });
+    try {
+      await hub.throttle(THROTTLE_BYTES_PER_SECOND);
+      const peers = await rollout(hub, true);
+      const direct = await rollout(hub, false);
+      return [
+        {
+          metric: 'peer copy: copies taken from the Hub',
+          value: peers.hubBytes / SIZE,
+          unit: 'copies',
+          goal: '≤ 1.05 (one copy)',
+          met: peers.hubBytes <= 1.05 * SIZE,
+          note: `${peers.fromPeers} of ${NODES} nodes copied from a peer`,
+        },
+        { metric: `peer copy: all ${NODES} READY`, value: peers.seconds, unit: 's' },
+        { metric: 'Hub only: copies taken from the Hub', value: direct.hubBytes / SIZE, unit: 'copies' },
+        { metric: `Hub only: all ${NODES} READY`, value: direct.seconds, unit: 's' },
+        { metric: 'peer copy time / Hub-only time', value: peers.seconds / direct.seconds, unit: '×' },
+      ];
+    } finally {
+      await hub.stop();
+    }
+  },
+};
