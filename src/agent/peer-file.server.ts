@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { sep } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -42,7 +43,15 @@ export class PeerFileServer {
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const file = this.authorize(url);
     if (!file.ok) return this.refuse(res, file.status, file.reason);
-    const size = (await stat(file.localPath).catch(() => null))?.size ?? null;
+    // A symbolic link planted in MODELS_DIR is never followed out of it.
+    const [root, real] = await Promise.all([
+      realpath(this.store.root).catch(() => null),
+      realpath(file.localPath).catch(() => null),
+    ]);
+    if (!root || !real || !real.startsWith(root + sep)) {
+      return this.refuse(res, 404, `${file.path} of ${file.modelId} is not on this node`);
+    }
+    const size = (await stat(real).catch(() => null))?.size ?? null;
     if (size !== file.size) return this.refuse(res, 404, `${file.path} of ${file.modelId} is not on this node`);
 
     let start = 0;
@@ -83,7 +92,7 @@ export class PeerFileServer {
         done(null, chunk);
       },
     });
-    const stages = [createReadStream(file.localPath, { start, end, highWaterMark: 1024 * 1024 }), counter];
+    const stages = [createReadStream(real, { start, end, highWaterMark: 1024 * 1024 }), counter];
     if (this.bytesPerSecond > 0) stages.push(throttle(this.bytesPerSecond));
     try {
       await pipeline([...stages, res]);

@@ -69,9 +69,8 @@ describe('peer copy', () => {
       // The machine is shared and loaded: rate judgements would be about it, not about the peers.
       AGENT_PEER_MIN_BYTES_PER_SECOND: '0',
     };
-    agents.push(
-      ...(await Promise.all(['peer-a', 'peer-b', 'peer-c', 'peer-d'].map((name) => startAgent(app, name, env)))),
-    );
+    // One at a time: four agents booting at once on a loaded machine can miss the start-up wait.
+    for (const name of ['peer-a', 'peer-b', 'peer-c', 'peer-d']) agents.push(await startAgent(app, name, env));
     const nodes = await waitUntil('four agents joined', async () => {
       const { nodes } = await app.data<{ nodes: Array<{ id: string; name: string }> }>('{ nodes { id name } }');
       return nodes.length === 4 ? nodes : undefined;
