@@ -47,6 +47,10 @@ describe('llmfleet CLI', () => {
       files: [{ path: 'big2-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 5, padToBytes: 6 * 1024 * 1024 }) }],
     });
     hub.addRepo({
+      id: 'fleet/big3-GGUF',
+      files: [{ path: 'big3-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 6, padToBytes: 6 * 1024 * 1024 }) }],
+    });
+    hub.addRepo({
       id: 'fleet/rotten-GGUF',
       files: [{ path: 'rotten-Q4_K_M.gguf', content: tinyGgufBuffer({ seed: 4 }) }],
     });
@@ -102,6 +106,14 @@ describe('llmfleet CLI', () => {
       expect(res.stderr).toContain(`llmfleet: cannot reach the control plane at ${url} (ECONNREFUSED)`);
       const login = await user.run(['login', '--url', url], { input: `${key}\n` });
       expect(login.code).toBe(EXIT.UNREACHABLE);
+      await expect(stat(user.configFile)).rejects.toThrow(/ENOENT/);
+    });
+
+    it("refuses a wrong key at login: the auth exit code, the server's reason on one line, nothing stored", async () => {
+      const res = await user.run(['login', '--url', app.url], { input: 'not-a-valid-key-0123456789abcdef\n' });
+      expect(res.code).toBe(EXIT.AUTH);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toBe('llmfleet: This is not an llmfleet API key (keys start with "lf_")\n');
       await expect(stat(user.configFile)).rejects.toThrow(/ENOENT/);
     });
 
@@ -213,6 +225,39 @@ describe('llmfleet CLI', () => {
       ]);
     });
 
+    it('keys: create prints the secret once; list never shows it; a VIEWER key is refused on models download; revoked, it is refused', async () => {
+      const created = await user.run(['keys', 'create', 'cli-viewer', '--role', 'VIEWER']);
+      expect(created.code).toBe(EXIT.OK);
+      const secret = created.stdout.trim();
+      expect(secret).toMatch(/^\S{20,}$/);
+      const id = /^Created key (\S+) "cli-viewer" \(VIEWER\); the secret above is shown only once\.$/m.exec(
+        created.stderr,
+      )?.[1];
+      expect(id).toBeDefined();
+
+      const table = await user.run(['keys', 'list']);
+      expect(table.code).toBe(EXIT.OK);
+      expect(table.stdout).toMatch(new RegExp(`${id} +cli-viewer +VIEWER +\\S+ +\\S+ +never +- +-`));
+      const json = await user.run(['keys', 'list', '--json']);
+      expect(JSON.parse(json.stdout)).toContainEqual(
+        expect.objectContaining({ id, name: 'cli-viewer', role: 'VIEWER', revokedAt: null }),
+      );
+      for (const listing of [table.stdout, json.stdout]) expect(listing).not.toContain(secret);
+
+      const asViewer = { env: { LLMFLEET_API_KEY: secret } };
+      expect((await user.run(['models', 'list'], asViewer)).code).toBe(EXIT.OK);
+      const refused = await user.run(['models', 'download', 'hf/fleet/tiny-GGUF'], asViewer);
+      expect(refused.code).toBe(EXIT.AUTH);
+      expect(refused.stderr).toBe('llmfleet: This needs a OPERATOR key or above; "cli-viewer" is VIEWER\n');
+
+      const revoked = await user.run(['keys', 'revoke', id!]);
+      expect(revoked.code).toBe(EXIT.OK);
+      expect(revoked.stdout.trim()).toBe(`Revoked key ${id} "cli-viewer" (VIEWER)`);
+      const after = await user.run(['models', 'list'], asViewer);
+      expect(after.code).toBe(EXIT.AUTH);
+      expect(after.stderr).toBe('llmfleet: API key "cli-viewer" was revoked\n');
+    });
+
     it('downloads with --wait until READY (exit 0), then shows the node state', async () => {
       const res = await user.run(['models', 'download', 'hf/fleet/tiny-GGUF', '--wait']);
       expect(res.stderr).not.toContain('llmfleet:');
@@ -293,6 +338,31 @@ describe('llmfleet CLI', () => {
       // Speed and ETA while the throttled transfer runs (6 MiB at 1 MiB/s).
       expect(tty.stdout).toMatch(/ [\d.]+ (KiB|MiB)\/s {2}ETA \d+s {2}DOWNLOADING/);
       expect(tty.stdout).toMatch(/node-a {2}READY {2}6\.0 MiB/);
+    });
+
+    it('cancels a download: the node shows CANCELLED (a state, not an error)', async () => {
+      hub.throttle({ bytesPerSecond: 256 * 1024 });
+      expect((await user.run(['models', 'add', 'fleet/big3-GGUF'])).code).toBe(EXIT.OK);
+      const queued = await user.run(['models', 'download', 'hf/fleet/big3-GGUF', '--node', 'node-a']);
+      expect(queued.code).toBe(EXIT.OK);
+      await waitUntil(
+        'bytes arriving on node-a',
+        async () => {
+          const { model } = await app.data<{ model: { nodes: Array<{ lifecycleStatus: string; bytesDone: number }> } }>(
+            '{ model(id: "hf/fleet/big3-GGUF") { nodes { lifecycleStatus bytesDone } } }',
+          );
+          return model.nodes.some((n) => n.lifecycleStatus === 'DOWNLOADING' && n.bytesDone > 0);
+        },
+        60_000,
+      );
+      const cancel = await user.run(['models', 'cancel', 'hf/fleet/big3-GGUF', '--node', 'node-a']);
+      hub.throttle(null);
+      expect(cancel.stderr).toBe('');
+      expect(cancel.code).toBe(EXIT.OK);
+      expect(cancel.stdout).toBe('node-a  CANCELLED\n');
+      const show = await user.run(['models', 'show', 'hf/fleet/big3-GGUF', '--json']);
+      const { nodes } = JSON.parse(show.stdout) as { nodes: Array<Record<string, unknown>> };
+      expect(nodes).toEqual([expect.objectContaining({ node: 'node-a', status: 'CANCELLED', errorCode: null })]);
     });
 
     it('lists and shows nodes', async () => {

@@ -27,6 +27,7 @@ describe('dashboard in a browser', () => {
   const big = tinyGgufBuffer({ seed: 11, padToBytes: 6 * 1024 * 1024 });
   const other = tinyGgufBuffer({ seed: 12, padToBytes: 6 * 1024 * 1024 });
   const small = tinyGgufBuffer({ seed: 13 });
+  const third = tinyGgufBuffer({ seed: 14, padToBytes: 6 * 1024 * 1024 });
   let hub: FakeHub;
   let cp: RunningProcess;
   let cpEnv: Record<string, string>;
@@ -64,6 +65,7 @@ describe('dashboard in a browser', () => {
     hub.addRepo({ id: 'fleet/big-GGUF', files: [{ path: 'big-Q4_K_M.gguf', content: big }] });
     hub.addRepo({ id: 'fleet/other-GGUF', files: [{ path: 'other-Q4_K_M.gguf', content: other }] });
     hub.addRepo({ id: 'fleet/small-GGUF', files: [{ path: 'small-Q4_K_M.gguf', content: small }] });
+    hub.addRepo({ id: 'fleet/third-GGUF', files: [{ path: 'third-Q4_K_M.gguf', content: third }] });
     const catalog = await writeCatalog([
       catalogEntry({
         id: 'big-chat',
@@ -160,19 +162,20 @@ describe('dashboard in a browser', () => {
     expect((await page.request.delete(`${url}/api/session`)).status()).toBe(204);
   });
 
-  it('signs in and shows the Model Hub; registers a catalog model', async () => {
+  it("signs in with a key on the login page (a wrong key shows the server's error) and shows the Model Hub; registers a catalog model", async () => {
     await page.goto(`${url}/`);
     const login = page.locator('#api-key');
     const nav = page.locator('nav[aria-label="Pages"]');
-    await Promise.race([login.waitFor(), nav.waitFor()]);
-    if (await login.isVisible()) {
-      await screenshot(page, 'login', shots);
-      await login.fill('not-a-key');
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('alert').waitFor();
-      await login.fill(ADMIN_KEY);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-    }
+    await login.waitFor();
+    await screenshot(page, 'login', shots);
+    await login.fill('not-a-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const refusal = page.getByRole('alert');
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toBe('This is not an llmfleet API key (keys start with "lf_")');
+    expect(await nav.count()).toBe(0);
+    await login.fill(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
     await nav.waitFor();
     await page.evaluate(() => ((globalThis as unknown as { __noReload: boolean }).__noReload = true));
     await page.locator('[data-testid="connection"]', { hasText: 'Live' }).waitFor();
@@ -214,6 +217,146 @@ describe('dashboard in a browser', () => {
     expect(await page.evaluate(() => (globalThis as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
   });
 
+  it("Keys page (ADMIN): a new key's secret is shown once; a VIEWER sees no action, is refused by the server, follows changes live over its cookie; revoked, it is refused", async () => {
+    await go('keys');
+    await page.getByLabel('Name').fill('dash-viewer');
+    await page.getByLabel('Role').selectOption('VIEWER');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secretBox = page.getByTestId('new-key');
+    await secretBox.waitFor();
+    const secret = (await secretBox.textContent())!.trim();
+    expect(secret.length).toBeGreaterThan(20);
+    const row = page.locator('tbody tr', { has: page.getByRole('rowheader', { name: 'dash-viewer' }) });
+    await row.getByRole('cell', { name: 'VIEWER', exact: true }).waitFor();
+    expect(await row.textContent()).not.toContain(secret);
+    await screenshot(page, 'keys', shots);
+    await page.getByRole('button', { name: 'Done' }).click();
+    await go('models');
+    await go('keys');
+    await row.waitFor();
+    expect(await page.getByTestId('new-key').count()).toBe(0);
+    expect(await page.locator('main').textContent()).not.toContain(secret);
+
+    // The VIEWER, in a browser context of its own (its own cookie jar), signs in on the page with the new key.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    try {
+      const viewer = await context.newPage();
+      const viewerWatch = watchPage(viewer, url);
+      await viewer.goto(`${url}/`);
+      await viewer.locator('#api-key').fill(secret);
+      await viewer.getByRole('button', { name: 'Sign in' }).click();
+      await viewer.locator('nav[aria-label="Pages"]').waitFor();
+      expect(await viewer.locator('.role').textContent()).toBe('VIEWER');
+      expect(await viewer.locator('nav a[href="#/keys"]').count()).toBe(0);
+      await viewer.locator('[data-testid="connection"]', { hasText: 'Live' }).waitFor({ timeout: 60_000 });
+      await viewer.evaluate(() => ((globalThis as unknown as { __noReload: boolean }).__noReload = true));
+
+      const bigCard = viewer.locator('[data-model-id="big-chat"]');
+      await bigCard.getByText(/Ready ✓ on 2 nodes/).waitFor({ timeout: 60_000 });
+      const smallCard = viewer.locator('[data-model-id="small-chat"]');
+      await smallCard.getByText('Available').waitFor();
+      expect(await viewer.locator('main').getByRole('button').count()).toBe(0);
+
+      // The server refuses a mutation from the VIEWER's session with a message that says what is needed.
+      const refused = await viewer.evaluate(async () => {
+        const res = await fetch('graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: 'mutation { registerModel(modelId: "small-chat") { id } }' }),
+        });
+        return ((await res.json()) as { errors?: Array<{ message: string }> }).errors?.[0]?.message;
+      });
+      expect(refused).toMatch(/needs a OPERATOR key or above; "dash-viewer" is VIEWER/);
+
+      // A change made elsewhere reaches the VIEWER's page over the WebSocket its session cookie opened.
+      await gql('mutation { registerModel(modelId: "small-chat") { id } }');
+      await smallCard.getByText('Registered', { exact: true }).waitFor({ timeout: 60_000 });
+
+      await viewer.locator('nav a[href="#/fleet"]').click();
+      const readyCell = viewer.locator('[data-cell="big-chat|node-a"]');
+      await readyCell.waitFor({ timeout: 60_000 });
+      expect(await viewer.locator('[role=rowheader]', { hasText: 'Big Chat' }).textContent()).toMatch(/2 ready/);
+      await readyCell.click();
+      await viewer.getByRole('region', { name: 'Selected cell' }).waitFor();
+      expect(
+        await viewer
+          .locator('main')
+          .getByRole('button', {
+            name: /^(Download|Resume download|Cancel download|Verify|Repair|Delete from every node|Send to \d+ lacking)$/,
+          })
+          .count(),
+      ).toBe(0);
+      expect(await viewer.evaluate(() => (globalThis as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+      expect(viewerWatch.foreignRequests).toEqual([]);
+      expect(viewerWatch.consoleErrors).toEqual([]);
+
+      // Revoked by the ADMIN: the key no longer signs in.
+      await page.getByRole('button', { name: 'Revoke dash-viewer' }).click();
+      await row.getByRole('cell', { name: 'revoked', exact: true }).waitFor({ timeout: 60_000 });
+      const fresh = await browser.newContext();
+      try {
+        const again = await fresh.newPage();
+        await again.goto(`${url}/`);
+        await again.locator('#api-key').fill(secret);
+        await again.getByRole('button', { name: 'Sign in' }).click();
+        const alert = again.getByRole('alert');
+        await alert.waitFor();
+        expect(await alert.textContent()).toBe('API key "dash-viewer" was revoked');
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('cancels a download from the matrix (CANCELLED shown as a state), then resumes it to READY', async () => {
+    await gql('mutation { registerHfModel(url: "fleet/third-GGUF") { id } }');
+    hub.throttle({ bytesPerSecond: 256 * 1024 });
+    await gql(
+      'mutation($n: [ID!]) { downloadModel(modelId: "hf/fleet/third-GGUF", nodeIds: $n) { lifecycleStatus } }',
+      {
+        n: [nodeIds['node-a']],
+      },
+    );
+    await go('fleet');
+    const target = cell('hf/fleet/third-GGUF', 'node-a');
+    await waitUntil(
+      'DOWNLOADING in the matrix',
+      async () => (await target.getAttribute('data-state')) === 'DOWNLOADING',
+      60_000,
+    );
+    await waitUntil(
+      'some bytes in',
+      async () => Number(await target.getByRole('progressbar').getAttribute('aria-valuenow')) > 0,
+      60_000,
+    );
+    await target.click();
+    const panel = page.getByRole('region', { name: 'Selected cell' });
+    await panel.getByRole('button', { name: 'Cancel download' }).click();
+    await waitUntil(
+      'CANCELLED in the matrix',
+      async () => (await target.getAttribute('data-state')) === 'CANCELLED',
+      60_000,
+    );
+    expect(await target.getAttribute('aria-label')).toMatch(/CANCELLED/);
+    await panel.getByText('CANCELLED').waitFor();
+    expect(await target.locator('.error').count()).toBe(0);
+    const kept = Number(await target.getByRole('progressbar').getAttribute('aria-valuenow'));
+
+    hub.throttle(null);
+    await panel.getByRole('button', { name: 'Resume download' }).click();
+    await waitUntil(
+      'READY after resuming',
+      async () => (await target.getAttribute('data-state')) === 'READY',
+      120_000,
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}; the server says ${JSON.stringify(await serverStates('hf/fleet/third-GGUF'))}`);
+    });
+    expect(kept).toBeGreaterThan(0);
+    await panel.getByRole('button', { name: 'Close' }).click();
+  });
+
   it('shows a repair live on the Repairs page', async () => {
     await go('repairs');
     await page.getByText('No repair yet.').waitFor();
@@ -223,7 +366,7 @@ describe('dashboard in a browser', () => {
     });
     const row = page.locator('[data-testid="repairs"] tbody tr').first();
     await row.getByText('MANUAL').waitFor({ timeout: 60_000 });
-    await row.getByText('SUCCESS').waitFor({ timeout: 60_000 });
+    await row.getByText('SUCCESS').waitFor({ timeout: 120_000 });
     await screenshot(page, 'repairs', shots);
   });
 

@@ -17,10 +17,9 @@ interface WatchedState {
   bytesTotal: number;
   errorCode: string | null;
   errorMessage: string | null;
-  /** From the server when it reports them (NodeModelState.bytesPerSecond / etaSeconds), else estimated here. */
+  /** The server's figures (NodeModelState.bytesPerSecond / etaSeconds), smoothed over the agent's reports. */
   bytesPerSecond: number | null;
   etaSeconds: number | null;
-  samples: Array<{ at: number; bytes: number }>;
 }
 
 interface StateFields {
@@ -40,21 +39,7 @@ interface Renderer {
   stop(): void;
 }
 
-/** Which contract additions this server has: rate fields on NodeModelState, the changed state on model events. */
-async function serverFeatures(client: FleetClient): Promise<{ rate: boolean; eventState: boolean }> {
-  const res = await client.raw<{
-    s: { fields: Array<{ name: string }> } | null;
-    e: { fields: Array<{ name: string }> } | null;
-  }>(
-    '{ s: __type(name: "NodeModelState") { fields { name } } e: __type(name: "ModelStatusEvent") { fields { name } } }',
-  );
-  // A server that refuses introspection gets the fields every version has.
-  const has = (t: { fields: Array<{ name: string }> } | null | undefined, f: string) =>
-    Boolean(t?.fields.some((x) => x.name === f));
-  return { rate: has(res.data?.s, 'bytesPerSecond'), eventState: has(res.data?.e, 'state') };
-}
-
-function apply(state: WatchedState, next: StateFields, now: number): void {
+function apply(state: WatchedState, next: StateFields): void {
   state.status = next.lifecycleStatus;
   if (next.bytesTotal !== undefined) state.bytesTotal = next.bytesTotal;
   if (next.bytesDone !== undefined) state.bytesDone = next.bytesDone;
@@ -62,22 +47,9 @@ function apply(state: WatchedState, next: StateFields, now: number): void {
     state.bytesDone = Math.round(next.progress * state.bytesTotal);
   if (next.errorCode !== undefined) state.errorCode = next.errorCode;
   if (next.errorMessage !== undefined) state.errorMessage = next.errorMessage;
-  if (next.bytesPerSecond !== undefined) {
-    state.bytesPerSecond = next.bytesPerSecond;
-    state.etaSeconds = next.etaSeconds ?? null;
-    return;
-  }
-  // Older servers send no rate: estimate it over the last few seconds of samples.
-  state.samples.push({ at: now, bytes: state.bytesDone });
-  while (state.samples.length > 2 && now - state.samples[0]!.at > 5_000) state.samples.shift();
-  const first = state.samples[0]!;
-  const seconds = (now - first.at) / 1000;
-  if (state.status !== 'DOWNLOADING' || seconds < 0.5) {
-    if (state.status !== 'DOWNLOADING') [state.bytesPerSecond, state.etaSeconds] = [null, null];
-    return;
-  }
-  state.bytesPerSecond = Math.max(0, (state.bytesDone - first.bytes) / seconds);
-  state.etaSeconds = state.bytesPerSecond > 0 ? (state.bytesTotal - state.bytesDone) / state.bytesPerSecond : null;
+  if (next.bytesPerSecond !== undefined) state.bytesPerSecond = next.bytesPerSecond;
+  if (next.etaSeconds !== undefined) state.etaSeconds = next.etaSeconds;
+  if (state.status !== 'DOWNLOADING') [state.bytesPerSecond, state.etaSeconds] = [null, null];
 }
 
 const speed = (s: WatchedState) => (s.bytesPerSecond === null ? '-' : `${formatBytes(s.bytesPerSecond)}/s`);
@@ -150,9 +122,8 @@ export async function downloadAndWait(
   targets: NodeRef[] | null,
   opts: { json: boolean },
 ): Promise<ExitCode> {
-  const features = await serverFeatures(client);
-  const rate = features.rate ? ' bytesPerSecond etaSeconds' : '';
-  const stateFields = `nodeId lifecycleStatus bytesDone bytesTotal progress errorCode errorMessage${rate}`;
+  const stateFields =
+    'nodeId lifecycleStatus bytesDone bytesTotal progress errorCode errorMessage bytesPerSecond etaSeconds';
   const names = nodeNames(await listNodeRefs(client));
   const states = new Map<string, WatchedState>();
   let renderer: Renderer | null = null;
@@ -163,7 +134,7 @@ export async function downloadAndWait(
   const update = (next: StateFields) => {
     const state = states.get(next.nodeId);
     if (!state) return;
-    apply(state, next, Date.now());
+    apply(state, next);
     renderer?.update(state);
     if (TERMINAL.has(state.status)) wake();
   };
@@ -173,15 +144,11 @@ export async function downloadAndWait(
       off();
       resolve();
     });
-    const eventFields = features.eventState
-      ? `nodeId lifecycleStatus progress errorMessage state { ${stateFields} }`
-      : 'nodeId lifecycleStatus progress errorMessage';
-    client.subscribe<{ modelStatusChanged: StateFields & { nodeId: string | null; state?: StateFields | null } }>(
-      `subscription($m: ID) { modelStatusChanged(modelId: $m) { ${eventFields} } }`,
+    client.subscribe<{ modelStatusChanged: { state: StateFields | null } }>(
+      `subscription($m: ID) { modelStatusChanged(modelId: $m) { state { ${stateFields} } } }`,
       { m: modelId },
       ({ modelStatusChanged: e }) => {
         if (e.state) update(e.state);
-        else if (e.nodeId && e.lifecycleStatus) update({ ...e, nodeId: e.nodeId });
       },
       (error) => {
         watch.failure = error;
@@ -208,10 +175,9 @@ export async function downloadAndWait(
       errorMessage: null,
       bytesPerSecond: null,
       etaSeconds: null,
-      samples: [],
     };
     states.set(s.nodeId, state);
-    apply(state, s, Date.now());
+    apply(state, s);
   }
   const all = [...states.values()];
   renderer = opts.json ? null : process.stderr.isTTY ? barRenderer(all) : lineRenderer();

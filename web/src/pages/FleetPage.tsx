@@ -366,11 +366,11 @@ function CellPanel(props: {
           >
             Delete from every node
           </button>
-          <button type="button" onClick={props.onClose}>
-            Close
-          </button>
         </div>
       ) : null}
+      <button type="button" onClick={props.onClose}>
+        Close
+      </button>
       <ErrorText error={dl.error ?? cn.error ?? vf.error ?? rp.error ?? del.error} />
     </div>
   );
