@@ -30,6 +30,8 @@ export function errorFromGraphql(error: GqlError): CliError {
       // A gated Hub repository is FORBIDDEN too, with its own reason: that is not about the CLI's key.
       if (error.extensions?.reason && error.extensions.reason !== 'ROLE_TOO_LOW')
         return new CliError(error.message, ExitCode.FAILED);
+      // The auth layer's refusal names the role needed and the key's own; anything else gets the hint.
+      if (error.extensions?.reason === 'ROLE_TOO_LOW') return new CliError(error.message, ExitCode.AUTH);
       return new CliError(`${error.message}: this needs a key with a higher role`, ExitCode.AUTH);
     case 'NOT_FOUND':
       return new CliError(error.message, ExitCode.NOT_FOUND);

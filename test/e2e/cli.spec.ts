@@ -237,7 +237,7 @@ describe('llmfleet CLI', () => {
 
       const table = await user.run(['keys', 'list']);
       expect(table.code).toBe(EXIT.OK);
-      expect(table.stdout).toMatch(new RegExp(`${id} +cli-viewer +VIEWER +\\S+ +\\S+ +never +- +-`));
+      expect(table.stdout).toMatch(new RegExp(`${id} +cli-viewer +VIEWER +lf_\\S+ +\\S+ ago +- +- +-`));
       const json = await user.run(['keys', 'list', '--json']);
       expect(JSON.parse(json.stdout)).toContainEqual(
         expect.objectContaining({ id, name: 'cli-viewer', role: 'VIEWER', revokedAt: null }),
@@ -255,7 +255,7 @@ describe('llmfleet CLI', () => {
       expect(revoked.stdout.trim()).toBe(`Revoked key ${id} "cli-viewer" (VIEWER)`);
       const after = await user.run(['models', 'list'], asViewer);
       expect(after.code).toBe(EXIT.AUTH);
-      expect(after.stderr).toBe('llmfleet: API key "cli-viewer" was revoked\n');
+      expect(after.stderr).toBe('llmfleet: API key "cli-viewer" was revoked: run llmfleet login\n');
     });
 
     it('downloads with --wait until READY (exit 0), then shows the node state', async () => {

@@ -151,7 +151,10 @@ describe('llmfleet CLI: errors and formats', () => {
     );
     expect(
       errorFromGraphql({ message: 'role', extensions: { code: 'FORBIDDEN', reason: 'ROLE_TOO_LOW' } }).message,
-    ).toBe('role: this needs a key with a higher role');
+    ).toBe('role');
+    expect(errorFromGraphql({ message: 'no', extensions: { code: 'FORBIDDEN' } }).message).toBe(
+      'no: this needs a key with a higher role',
+    );
   });
 
   it('formats bytes and durations for people', () => {

@@ -37,6 +37,8 @@ async function whoAmI(client: FleetClient): Promise<Principal | null> {
     await client.request('{ __typename }');
     return null;
   }
+  // The key being checked is the one refused: the server's reason alone (not "run llmfleet login").
+  if (first?.extensions?.code === 'UNAUTHENTICATED') throw new CliError(first.message, ExitCode.AUTH);
   if (first) throw errorFromGraphql(first);
   return res.data!.me;
 }
