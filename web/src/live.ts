@@ -68,8 +68,9 @@ export function applyModelEvent(
       availableNodes: () => m.availableNodes,
     },
   });
-  const s = e.state;
-  if (s) {
+  // Progress of several nodes may be coalesced into one event: every state in it counts.
+  const states = e.states.length ? e.states : e.state ? [e.state] : [];
+  for (const s of states) {
     store.apply(s);
     const known = cache.modify({
       id: cache.identify({ __typename: 'NodeModelState', nodeId: s.nodeId, modelId: s.modelId }),
@@ -78,7 +79,8 @@ export function applyModelEvent(
     let listed = false;
     if (!known) cache.modify({ id: modelRef, fields: { nodes: (list) => ((listed = true), list) } });
     if (listed) sink.refreshModel(e.modelId);
-  } else {
+  }
+  if (!states.length) {
     sink.refreshModel(e.modelId);
     sink.refreshLayout();
   }

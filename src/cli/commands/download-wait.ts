@@ -144,12 +144,11 @@ export async function downloadAndWait(
       off();
       resolve();
     });
-    client.subscribe<{ modelStatusChanged: { state: StateFields | null } }>(
-      `subscription($m: ID) { modelStatusChanged(modelId: $m) { state { ${stateFields} } } }`,
+    // Progress of several nodes may be coalesced into one event: every state in it counts.
+    client.subscribe<{ modelStatusChanged: { state: StateFields | null; states: StateFields[] } }>(
+      `subscription($m: ID) { modelStatusChanged(modelId: $m) { state { ${stateFields} } states { ${stateFields} } } }`,
       { m: modelId },
-      ({ modelStatusChanged: e }) => {
-        if (e.state) update(e.state);
-      },
+      ({ modelStatusChanged: e }) => (e.states.length ? e.states : e.state ? [e.state] : []).forEach(update),
       (error) => {
         watch.failure = error;
         reject(error);

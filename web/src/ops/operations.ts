@@ -275,6 +275,9 @@ export const ModelEvents = graphql(`
       state {
         ...NodeStateFields
       }
+      states {
+        ...NodeStateFields
+      }
     }
   }
 `);
