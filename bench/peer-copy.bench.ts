@@ -1,6 +1,11 @@
 import { AppHarness } from '../test/support/app-harness.js';
 import { writeCatalog } from '../test/support/factories.js';
-import { removeAgent, startAgent, waitUntil, type AgentHandle } from '../test/support/fleet.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitUntil } from '../test/support/fleet.js';
+import { startProcess, type RunningProcess } from '../test/support/processes.js';
 import type { Benchmark, BenchResult } from './bench.types.js';
 import { FileHub } from './lib/file-hub.js';
 import { fmt, log } from './lib/stats.js';
@@ -15,6 +20,30 @@ const MB = 1_000_000;
 /** What a CDN gives one connection (DESIGN.md: 25 MB/s per connection). */
 const THROTTLE_BYTES_PER_SECOND = 25 * MB;
 const READY_TIMEOUT_MS = 600_000;
+/** The built agent, next to this built benchmark (test/support's path assumes it runs from the sources). */
+const AGENT_JS = fileURLToPath(new URL('../src/agent/main.js', import.meta.url));
+
+interface BenchAgent {
+  process: RunningProcess;
+  modelsDir: string;
+}
+
+async function startBenchAgent(app: AppHarness, name: string): Promise<BenchAgent> {
+  const modelsDir = await mkdtemp(join(tmpdir(), `llmfleet-${name}-`));
+  const process = startProcess(AGENT_JS, {
+    CONTROL_PLANE_URL: app.url,
+    NODE_NAME: name,
+    MODELS_DIR: modelsDir,
+    AGENT_PORT: '0',
+    AGENT_HOST: '127.0.0.1',
+    AGENT_GPU: 'false',
+    AGENT_VERIFY_LOAD: 'false',
+    LOG_LEVEL: 'warn',
+    ...(app.config.NODE_JOIN_TOKEN ? { NODE_JOIN_TOKEN: app.config.NODE_JOIN_TOKEN } : {}),
+  });
+  await process.waitForOutput(/listening on/, 120_000);
+  return { process, modelsDir };
+}
 
 interface Rollout {
   hubBytes: number;
@@ -34,10 +63,10 @@ async function rollout(hub: FileHub, peerCopy: boolean): Promise<Rollout> {
     NODE_HEARTBEAT_INTERVAL_MS: '1000',
     PEER_COPY: String(peerCopy),
   });
-  const agents: AgentHandle[] = [];
+  const agents: BenchAgent[] = [];
   try {
     const names = Array.from({ length: NODES }, (_, i) => `bench-peer-${i + 1}`);
-    agents.push(...(await Promise.all(names.map((n) => startAgent(app, n, { AGENT_VERIFY_LOAD: 'false' })))));
+    for (const name of names) agents.push(await startBenchAgent(app, name));
     await waitUntil(`${NODES} agents joined`, async () => {
       const { nodes } = await app.data<{ nodes: unknown[] }>('{ nodes { id } }');
       return nodes.length === NODES;
@@ -72,7 +101,12 @@ async function rollout(hub: FileHub, peerCopy: boolean): Promise<Rollout> {
     );
     return { hubBytes, seconds, fromPeers };
   } finally {
-    await Promise.all(agents.map((a) => removeAgent(a)));
+    await Promise.all(
+      agents.map(async (a) => {
+        await a.process.stop('SIGKILL');
+        await rm(a.modelsDir, { recursive: true, force: true });
+      }),
+    );
     await app.stop();
   }
 }
