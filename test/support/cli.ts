@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './processes.js';
@@ -102,10 +102,13 @@ export class CliUser {
     return this.start(args, opts).done;
   }
 
-  /** Writes the transcript to `LLMFLEET_CLI_TRANSCRIPT` when set (how the README's terminal session is made). */
+  /**
+   * Appends the transcript to `LLMFLEET_CLI_TRANSCRIPT` when set (how the README's terminal session is made); appended,
+   * so several users in one run each leave their session.
+   */
   async cleanup(): Promise<void> {
-    if (process.env.LLMFLEET_CLI_TRANSCRIPT)
-      await writeFile(process.env.LLMFLEET_CLI_TRANSCRIPT, this.transcript.join('\n'));
+    if (process.env.LLMFLEET_CLI_TRANSCRIPT && this.transcript.length)
+      await appendFile(process.env.LLMFLEET_CLI_TRANSCRIPT, `${this.transcript.join('\n')}\n\n`);
     await rm(this.configHome, { recursive: true, force: true });
   }
 }
