@@ -88,6 +88,28 @@ const CONTROL_PLANE_ROUTES: Array<{
     }),
   },
   {
+    // Where to fetch a file from (peer copy): an empty question is refused as invalid (400) once authenticated.
+    route: 'POST /api/nodes/:nodeId/peer-sources (node A)',
+    expect: { none: 401, 'wrong join token': 401, 'join token': 401, 'node A': 400, 'node B': 403, 'admin key': 403 },
+    request: (caller, a, b) => ({
+      method: 'POST',
+      path: `/api/nodes/${a.id}/peer-sources`,
+      body: {},
+      headers: headersOf(caller, a, b),
+    }),
+  },
+  {
+    // How a peer transfer ended: an empty report is refused as invalid (400) once authenticated.
+    route: 'POST /api/nodes/:nodeId/peer-transfers/:transferId (node A)',
+    expect: { none: 401, 'wrong join token': 401, 'join token': 401, 'node A': 400, 'node B': 403, 'admin key': 403 },
+    request: (caller, a, b) => ({
+      method: 'POST',
+      path: `/api/nodes/${a.id}/peer-transfers/00000000-0000-4000-8000-000000000000`,
+      body: {},
+      headers: headersOf(caller, a, b),
+    }),
+  },
+  {
     // Manifests are read with an API key; node credentials are not API keys. 404: no such model, past the auth.
     route: 'GET /api/models/registry/*modelId/manifest.json',
     expect: { none: 401, 'wrong join token': 401, 'join token': 401, 'node A': 401, 'node B': 401, 'admin key': 404 },
@@ -188,6 +210,8 @@ describe('node authorizer: control-plane routes', () => {
     for (const route of nodeRoutes()) expect(covered).toContain(route);
     expect(nodeRoutes()).toEqual([
       'POST /api/nodes/:nodeId/failures',
+      'POST /api/nodes/:nodeId/peer-sources',
+      'POST /api/nodes/:nodeId/peer-transfers/:transferId',
       'POST /api/nodes/:nodeId/states',
       'POST /api/nodes/register',
       'PUT /api/nodes/:nodeId/heartbeat',
