@@ -60,7 +60,7 @@ export function requireRole(principal: Principal, role: ApiKeyRole): void {
   if (!roleSatisfies(principal.role, role)) {
     throw new AuthError(
       AuthErrorReason.ROLE_TOO_LOW,
-      `This needs a ${role} key or above; "${principal.name}" is ${principal.role}`,
+      `This needs ${/^[AEIOU]/.test(role) ? 'an' : 'a'} ${role} key or above; "${principal.name}" is ${principal.role}`,
       { requiredRole: role, role: principal.role },
     );
   }

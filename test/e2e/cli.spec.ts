@@ -248,7 +248,7 @@ describe('llmfleet CLI', () => {
       expect((await user.run(['models', 'list'], asViewer)).code).toBe(EXIT.OK);
       const refused = await user.run(['models', 'download', 'hf/fleet/tiny-GGUF'], asViewer);
       expect(refused.code).toBe(EXIT.AUTH);
-      expect(refused.stderr).toBe('llmfleet: This needs a OPERATOR key or above; "cli-viewer" is VIEWER\n');
+      expect(refused.stderr).toBe('llmfleet: This needs an OPERATOR key or above; "cli-viewer" is VIEWER\n');
 
       const revoked = await user.run(['keys', 'revoke', id!]);
       expect(revoked.code).toBe(EXIT.OK);

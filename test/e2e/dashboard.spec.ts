@@ -266,7 +266,7 @@ describe('dashboard in a browser', () => {
         });
         return ((await res.json()) as { errors?: Array<{ message: string }> }).errors?.[0]?.message;
       });
-      expect(refused).toMatch(/needs a OPERATOR key or above; "dash-viewer" is VIEWER/);
+      expect(refused).toMatch(/needs an OPERATOR key or above; "dash-viewer" is VIEWER/);
 
       // A change made elsewhere reaches the VIEWER's page over the WebSocket its session cookie opened.
       await gql('mutation { registerModel(modelId: "small-chat") { id } }');
