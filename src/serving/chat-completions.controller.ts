@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Logger, Post, Res } from '@nestjs/common';
+import { Body, Controller, Inject, Logger, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { APP_CONFIG } from '../config/config.tokens.js';
+import type { AppConfig } from '../config/app-config.js';
 import { AgentClient } from '../nodes/agent.client.js';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { LifecycleStatus } from '../nodes/lifecycle-status.js';
@@ -9,6 +11,7 @@ import { InferenceApi } from '../auth/auth-policy.js';
 import type { ModelView } from '../registry/registry.service.js';
 import { RepairStatus } from '../repair/repair-status.js';
 import { RepairService } from '../repair/repair.service.js';
+import { ModelLoadError } from '../shared/model-load-error.js';
 import { validateChatCompletionRequest } from '../shared/openai/chat-completion-request.js';
 import { openAiError } from '../shared/openai/openai-error.js';
 import { REQUEST_ID_HEADER } from '../shared/openai/request-id.js';
@@ -21,6 +24,16 @@ const COMING_SOON: ReadonlySet<LifecycleStatus> = new Set([
   LifecycleStatus.LOADING,
   LifecycleStatus.READY,
 ]);
+
+/**
+ * A node that finds its copy broken marks it ERROR (pushed at once) and then reports the failure, which records the
+ * repair: a request between the two waits up to this long for the repair rather than hearing "download it again".
+ */
+const REPORT_IN_FLIGHT_MS = 3_000;
+/** Load errors that automatic repair fixes by fetching again (a context failure is a memory problem, not repaired). */
+const REPAIRABLE: ReadonlySet<string> = new Set(
+  Object.values(ModelLoadError).filter((code) => code !== ModelLoadError.CONTEXT_FAILED),
+);
 
 /**
  * OpenAI's `POST /v1/chat/completions`, routed to a node where the model is READY, least busy first. A node that
@@ -36,6 +49,7 @@ export class ChatCompletionsController {
     private readonly router: ChatRouter,
     private readonly repairs: RepairService,
     private readonly agents: AgentClient,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Post('completions')
@@ -59,6 +73,7 @@ export class ChatCompletionsController {
     }
     if (nodes.length === 0) {
       if (await this.answerFromRepairs(model, res)) return;
+      if ((await this.repairReported(model, states)) && (await this.answerFromRepairs(model, res))) return;
       this.answerNotServable(model, states, res);
       return;
     }
@@ -156,6 +171,29 @@ export class ChatCompletionsController {
           { param: 'model', code: 'model_not_downloaded' },
         ),
       );
+  }
+
+  /**
+   * Whether a node that has just marked the model broken gets its repair recorded within REPORT_IN_FLIGHT_MS (its
+   * failure report follows its ERROR state). False at once when no state is such a fresh, repairable failure.
+   */
+  private async repairReported(model: ModelView, states: NodeModelStateEntity[]): Promise<boolean> {
+    if (!this.config.AUTO_REPAIR) return false;
+    const since = Date.now() - REPORT_IN_FLIGHT_MS;
+    const fresh = states.some(
+      (s) =>
+        s.lifecycleStatus === LifecycleStatus.ERROR &&
+        s.errorCode !== null &&
+        REPAIRABLE.has(s.errorCode) &&
+        new Date(s.updatedAt).getTime() > since,
+    );
+    if (!fresh) return false;
+    for (const until = Date.now() + REPORT_IN_FLIGHT_MS; Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const latest = await this.repairs.latestPerNode(model.id);
+      if (latest.some((r) => r.status === RepairStatus.IN_PROGRESS)) return true;
+    }
+    return false;
   }
 
   /** No node can answer: if that is because of repairs, say so as seed 004 does (repairing, timed out, failed). */
