@@ -68,8 +68,10 @@ export interface FleetProgressPayload {
   ready: number;
   failed: number;
   cancelled: number;
+  /** Over the nodes in flight and the ready ones. */
   bytesDone: number;
   bytesTotal: number;
+  /** Sum of the smoothed rates of the nodes downloading. */
   bytesPerSecond: number;
 }
 

@@ -1,21 +1,8 @@
 import type { EntityManager } from 'typeorm';
+import type { FleetProgressPayload } from '../events/topics.js';
 
 /** Where a model's rollout stands across the fleet, from its maintained stripes (a few rows whatever the fleet size). */
-export interface FleetProgress {
-  modelId: string;
-  nodesTotal: number;
-  pending: number;
-  downloading: number;
-  loading: number;
-  ready: number;
-  failed: number;
-  cancelled: number;
-  /** Over the nodes in flight and the ready ones. */
-  bytesDone: number;
-  bytesTotal: number;
-  /** Sum of the smoothed rates of the nodes downloading. */
-  bytesPerSecond: number;
-}
+export type FleetProgress = FleetProgressPayload;
 
 interface Row {
   id: string;
