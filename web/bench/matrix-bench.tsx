@@ -52,6 +52,11 @@ function fleet(): { layout: FleetLayoutQuery; states: FleetStatesQuery } {
       errorCode: null,
       errorMessage: null,
       loadError: null,
+      // Every other node copied from a peer (the marker is drawn), the rest from the Hub.
+      source: i % 2 ? ('PEER' as const) : ('HUB' as const),
+      sourceNodeId: i % 2 ? nodes[i - 1]!.id : null,
+      sourceNodeName: i % 2 ? nodes[i - 1]!.name : null,
+      peerCopyRefusedReason: null,
       updatedAt: T0,
     })),
   }));
@@ -63,6 +68,16 @@ const answers: Record<string, string> = {
   FleetLayout: JSON.stringify(data.layout),
   FleetStates: JSON.stringify(data.states),
   ActiveRepairs: JSON.stringify({ repairs: [] }),
+  PeerCopyStats: JSON.stringify({
+    peerCopyStats: {
+      __typename: 'PeerCopyStats',
+      bytesFromHub: MODELS * SIZE,
+      bytesFromPeers: 0,
+      bytesSavedFromHub: 0,
+      peerTransfers: 0,
+      reportedPeers: 0,
+    },
+  }),
 };
 /** The server's answers, parsed on arrival as HttpLink does. */
 const link = new ApolloLink(
@@ -103,7 +118,7 @@ async function run() {
   const tPainted = performance.now();
   const cells = document.querySelectorAll('[data-cell]').length;
   const seqs = new Map<string, number>();
-  const sink = { refreshModel: () => undefined, refreshLayout: () => undefined };
+  const sink = { refreshModel: () => undefined, refreshLayout: () => undefined, refreshPeerCopyStats: () => undefined };
 
   // Events for cells on screen (the costly case): one cell's progress moves; wait until its bar shows it.
   const latencies: number[] = [];
@@ -149,6 +164,10 @@ async function run() {
           errorCode: null,
           errorMessage: null,
           loadError: null,
+          source: 'PEER',
+          sourceNodeId: 'n0',
+          sourceNodeName: 'node-000',
+          peerCopyRefusedReason: null,
           updatedAt: new Date(1000 + k).toISOString(),
         },
       ],

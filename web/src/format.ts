@@ -32,3 +32,17 @@ export function ago(iso: string | null | undefined, now: number): string {
   if (!iso) return 'never';
   return `${duration((now - Date.parse(iso)) / 1000)} ago`;
 }
+
+const IEC_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Bytes in powers of 1024 (GiB, MiB), as the CLI prints them: for fleet totals compared with file sizes on disk. */
+export function ibytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < IEC_UNITS.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${IEC_UNITS[i]}`;
+}

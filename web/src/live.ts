@@ -10,6 +10,7 @@ import {
   ModelEvents,
   ModelQuery,
   NodeEvents,
+  PeerCopyStatsQuery,
   RepairEvents,
   RepairsQuery,
 } from './ops/operations';
@@ -38,6 +39,8 @@ export interface ModelEventSink {
   refreshModel(modelId: string): void;
   /** Fetch the matrix's axes again (a model registered or unregistered). */
   refreshLayout(): void;
+  /** Fetch the fleet's peer-copy figures again (a transfer ended: its bytes now count). */
+  refreshPeerCopyStats(): void;
 }
 
 /**
@@ -80,6 +83,9 @@ export function applyModelEvent(
     if (!known) cache.modify({ id: modelRef, fields: { nodes: (list) => ((listed = true), list) } });
     if (listed) sink.refreshModel(e.modelId);
   }
+  // A transfer's bytes are counted when it ends: with READY, ERROR or a cancel, never mid-download.
+  if (states.some((s) => s.lifecycleStatus !== 'DOWNLOADING' && s.lifecycleStatus !== 'PENDING'))
+    sink.refreshPeerCopyStats();
   if (!states.length) {
     sink.refreshModel(e.modelId);
     sink.refreshLayout();
@@ -107,6 +113,11 @@ export function startLiveUpdates(client: ApolloClient, _ws: Client): () => void 
     refreshModel,
     refreshLayout: () =>
       throttle('layout', () => void client.refetchQueries({ include: [FleetLayoutQuery] }).catch(() => undefined)),
+    refreshPeerCopyStats: () =>
+      throttle(
+        'peer-copy-stats',
+        () => void client.refetchQueries({ include: [PeerCopyStatsQuery] }).catch(() => undefined),
+      ),
   };
   const refreshActive = () => throttle('active', () => void client.refetchObservableQueries().catch(() => undefined));
 

@@ -14,6 +14,10 @@ export const NodeStateFields = graphql(`
     errorCode
     errorMessage
     loadError
+    source
+    sourceNodeId
+    sourceNodeName
+    peerCopyRefusedReason
     updatedAt
   }
 `);
@@ -104,6 +108,19 @@ export const FleetStatesQuery = graphql(`
       nodes {
         ...NodeStateFields
       }
+    }
+  }
+`);
+
+/** What peer copy saved the fleet: refetched when a download ends (live.ts), shown above the matrix. */
+export const PeerCopyStatsQuery = graphql(`
+  query PeerCopyStats {
+    peerCopyStats {
+      bytesFromHub
+      bytesFromPeers
+      bytesSavedFromHub
+      peerTransfers
+      reportedPeers
     }
   }
 `);

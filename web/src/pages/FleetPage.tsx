@@ -3,7 +3,7 @@ import { useVirtualizer, type VirtualItem } from '@tanstack/react-virtual';
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ErrorText, LifecycleBadge, Progress, type CellState } from '../components/bits';
 import { fleetStore, useCellState, useRowVersion, type CellData } from '../fleet-store';
-import { bytes, duration, percent } from '../format';
+import { bytes, duration, ibytes, percent } from '../format';
 import type { FleetLayoutQuery as FleetLayout } from '../gql/graphql';
 import {
   ActiveRepairsQuery,
@@ -12,6 +12,7 @@ import {
   DownloadModel,
   FleetLayoutQuery,
   FleetStatesQuery,
+  PeerCopyStatsQuery,
   RepairModel,
   VerifyModel,
 } from '../ops/operations';
@@ -27,10 +28,25 @@ const CELL_W = 150;
 const CELL_H = 64;
 /** States that mean the node has, or is getting, the model. */
 const HOLDING = new Set<string>(['READY', 'DOWNLOADING', 'LOADING', 'PENDING']);
+/** A backstop for the figures above the matrix: a transfer's end is reported apart from the READY that refetches them. */
+const PEER_COPY_STATS_POLL_MS = 30_000;
 
 export function cellState(state: CellData | undefined, repairing: boolean): CellState {
   if (repairing) return 'REPAIRING';
   return (state?.lifecycleStatus as CellState | undefined) ?? 'NONE';
+}
+
+/** Where a node × model's bytes come from, in words; null until the control plane gave it a source. */
+export function sourceText(state: CellData | undefined): string | null {
+  switch (state?.source) {
+    case 'HUB':
+      return 'from the Hub';
+    case 'PEER':
+      return `from peer ${state.sourceNodeName ?? state.sourceNodeId ?? '(a removed node)'}`;
+    case null:
+    case undefined:
+      return null;
+  }
 }
 
 /**
@@ -65,6 +81,7 @@ export default function FleetPage() {
       <p className="muted">
         {nodes.length} nodes × {models.length} registered models. Select a cell for its actions.
       </p>
+      <PeerCopySavings />
       <ErrorText error={error ?? states.error} />
       {(loading && !data) || !ready ? <p>Loading…</p> : null}
       {selected ? (
@@ -79,6 +96,28 @@ export default function FleetPage() {
         <Matrix models={models} nodes={nodes} repairing={repairing} selected={selected} onSelect={setSelected} />
       ) : null}
     </section>
+  );
+}
+
+/** What peer copy saved the fleet: the Hub bytes its nodes copied from each other instead. */
+function PeerCopySavings() {
+  const { data } = useQuery(PeerCopyStatsQuery, { pollInterval: PEER_COPY_STATS_POLL_MS });
+  const s = data?.peerCopyStats;
+  if (!s) return null;
+  return (
+    <p className="small" data-testid="peer-copy-savings">
+      Saved from the Hub by peer copy: <strong>{ibytes(s.bytesSavedFromHub)}</strong>{' '}
+      <span className="muted">
+        ({s.peerTransfers} {s.peerTransfers === 1 ? 'copy' : 'copies'} between nodes; {ibytes(s.bytesFromHub)} fetched
+        from the Hub)
+      </span>
+      {s.reportedPeers ? (
+        <span className="error">
+          {' '}
+          · {s.reportedPeers} {s.reportedPeers === 1 ? 'node' : 'nodes'} served bytes that failed the sha256 check
+        </span>
+      ) : null}
+    </p>
   );
 }
 
@@ -265,6 +304,7 @@ const Cell = memo(function Cell(props: {
   const kind = cellState(state, props.repairing);
   const select = useCallback(() => onSelect({ modelId, nodeId }), [onSelect, modelId, nodeId]);
   const speed = state?.bytesPerSecond;
+  const peer = state?.source === 'PEER' ? sourceText(state) : null;
   return (
     <div
       role="gridcell"
@@ -276,12 +316,19 @@ const Cell = memo(function Cell(props: {
         type="button"
         className={`m-btn ${selected ? 'selected' : ''}`}
         aria-pressed={selected}
-        aria-label={`${modelName} on ${nodeName}: ${kind}${kind === 'DOWNLOADING' ? ` ${percent(state?.progress)}` : ''}`}
+        aria-label={`${modelName} on ${nodeName}: ${kind}${kind === 'DOWNLOADING' ? ` ${percent(state?.progress)}` : ''}${peer ? `, ${peer}` : ''}`}
         data-cell={`${modelId}|${nodeName}`}
         data-state={kind}
         onClick={select}
       >
-        <LifecycleBadge state={kind} />
+        <span className="m-top">
+          <LifecycleBadge state={kind} />
+          {peer ? (
+            <span className="m-peer small muted" title={peer} data-source="PEER">
+              ⇄ peer
+            </span>
+          ) : null}
+        </span>
         {kind === 'DOWNLOADING' || kind === 'CANCELLED' ? (
           <>
             <Progress value={state?.progress} label={`${modelName} on ${nodeName}`} />
@@ -320,6 +367,7 @@ function CellPanel(props: {
   const [remove, del] = useMutation(DeleteModel, { refetchQueries: 'active' });
   if (!model || !node) return null;
   const kind = cellState(state, props.repairing);
+  const source = sourceText(state);
   const vars = { modelId: model.id, nodeId: node.id };
   const swallow = () => undefined;
   return (
@@ -331,6 +379,16 @@ function CellPanel(props: {
         {percent(state?.progress)} · {bytes(state?.bytesDone)} of {bytes(state?.bytesTotal ?? model.model.sizeBytes)}
         {state?.errorMessage ? <span className="error"> · {state.errorMessage}</span> : null}
       </p>
+      {source ? (
+        <p className="small" data-testid="cell-source">
+          Bytes {source}
+        </p>
+      ) : null}
+      {state?.peerCopyRefusedReason ? (
+        <p className="small error" data-testid="cell-peer-refusal">
+          Not a peer-copy source: {state.peerCopyRefusedReason}
+        </p>
+      ) : null}
       {canOperate ? (
         <div className="actions">
           <button
