@@ -22,7 +22,8 @@ interface ModelRow {
 const ROW_FIELDS = `id status source availableNodes downloadProgress errorMessage
   model { name repo sizeBytes requiredMemoryBytes quantization } hfStats { downloads }`;
 
-export const NODE_STATE_FIELDS = `nodeId lifecycleStatus progress bytesDone bytesTotal errorCode errorMessage loadError updatedAt`;
+export const NODE_STATE_FIELDS = `nodeId lifecycleStatus progress bytesDone bytesTotal errorCode errorMessage loadError
+  source sourceNodeId sourceNodeName updatedAt`;
 
 interface NodeState {
   nodeId: string;
@@ -33,7 +34,22 @@ interface NodeState {
   errorCode: string | null;
   errorMessage: string | null;
   loadError: string | null;
+  source: 'HUB' | 'PEER' | null;
+  sourceNodeId: string | null;
+  sourceNodeName: string | null;
   updatedAt: string;
+}
+
+/** The SOURCE column: HUB, peer:<node name>, or - before the control plane gave the node a source. */
+export function sourceLabel(s: Pick<NodeState, 'source' | 'sourceNodeId' | 'sourceNodeName'>): string {
+  switch (s.source) {
+    case 'HUB':
+      return 'HUB';
+    case 'PEER':
+      return `peer:${s.sourceNodeName ?? s.sourceNodeId ?? '(removed node)'}`;
+    case null:
+      return '-';
+  }
 }
 
 interface ModelDetail extends ModelRow {
@@ -73,6 +89,9 @@ export function nodeStateRecord(s: NodeState, names: Map<string, string>) {
     errorCode: s.errorCode,
     errorMessage: s.errorMessage,
     loadError: s.loadError,
+    source: s.source,
+    sourceNodeId: s.sourceNodeId,
+    sourceNodeName: s.sourceNodeName,
     updatedAt: s.updatedAt,
   };
 }
@@ -185,7 +204,17 @@ Examples:
     .description('One model: its files (with sha256) and its state on each node')
     .argument('<id>', 'model id')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  $ llmfleet models show hf/Qwen/Qwen2.5-0.5B-Instruct-GGUF')
+    .addHelpText(
+      'after',
+      `
+SOURCE says where a node's bytes come from: HUB, or peer:<node> when it copies them from another node (peer copy).
+JSON: the list's fields plus revision, selectionNote, registeredAt, files[{path, size, sha256, role}], nodes[{nodeId,
+node, status, progress, bytesDone, bytesTotal, errorCode, errorMessage, loadError, source, sourceNodeId,
+sourceNodeName, updatedAt}].
+
+Example:
+  $ llmfleet models show hf/Qwen/Qwen2.5-0.5B-Instruct-GGUF`,
+    )
     .action(async (id: string, opts: { json?: boolean }) =>
       withClient(async (client) => {
         const model = await findModel(client, id);
@@ -216,12 +245,13 @@ Examples:
         out();
         if (model.nodes.length)
           printTable(
-            ['NODE', 'STATUS', 'PROGRESS', 'BYTES', 'ERROR'],
+            ['NODE', 'STATUS', 'PROGRESS', 'BYTES', 'SOURCE', 'ERROR'],
             model.nodes.map((s) => [
               names.get(s.nodeId) ?? s.nodeId,
               colorStatus(s.lifecycleStatus),
               formatPercent(s.progress),
               `${formatBytes(s.bytesDone)} / ${formatBytes(s.bytesTotal)}`,
+              sourceLabel(s),
               s.errorMessage ? `${s.errorCode ?? s.loadError ?? ''} ${s.errorMessage}`.trim() : '',
             ]),
           );

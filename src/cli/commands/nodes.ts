@@ -64,6 +64,26 @@ async function allNodes(client: FleetClient, status?: string): Promise<NodeRow[]
   ).nodes;
 }
 
+interface PeerCopyStats {
+  bytesFromHub: number;
+  bytesFromPeers: number;
+  bytesSavedFromHub: number;
+  peerTransfers: number;
+  reportedPeers: number;
+}
+
+/** The fleet's peer-copy line under the node table: the Hub bytes its nodes copied from each other instead. */
+async function peerCopyLine(client: FleetClient): Promise<string> {
+  const { peerCopyStats: s } = await client.request<{ peerCopyStats: PeerCopyStats }>(
+    '{ peerCopyStats { bytesFromHub bytesFromPeers bytesSavedFromHub peerTransfers reportedPeers } }',
+  );
+  const copies = `${s.peerTransfers} ${s.peerTransfers === 1 ? 'copy' : 'copies'} between nodes`;
+  const reported = s.reportedPeers
+    ? `; ${s.reportedPeers} ${s.reportedPeers === 1 ? 'node' : 'nodes'} served bytes that failed the sha256 check`
+    : '';
+  return `Peer copy: ${formatBytes(s.bytesSavedFromHub)} saved from the Hub (${copies}); ${formatBytes(s.bytesFromHub)} fetched from the Hub${reported}`;
+}
+
 const gpuSummary = (n: NodeRow) =>
   n.gpus.length ? n.gpus.map((g) => `${g.name} (${formatBytes(g.vramTotalBytes)})`).join(', ') : 'CPU only';
 
@@ -76,7 +96,7 @@ export function registerNodes(program: Command): void {
   nodes
     .command('list')
     .alias('ls')
-    .description('Every node with its status, memory, models and last heartbeat')
+    .description('Every node with its status, memory, models and last heartbeat; the bytes peer copy saved')
     .addOption(new Option('--status <status>', 'ONLINE or OFFLINE').argParser(oneOf(NODE_STATUSES)))
     .option('--json', 'machine-readable output')
     .addHelpText(
@@ -84,7 +104,8 @@ export function registerNodes(program: Command): void {
       `
 JSON fields: id, name, status, platform, url, cpuCount, memoryBytes, gpus[{name, vramTotalBytes}], lastHeartbeatAt,
 registeredAt, metrics{cpuUsage, gpuUsage, memoryUsage, requestCount}, models[{modelId, status, progress, bytesTotal,
-errorCode, errorMessage}].
+errorCode, errorMessage}]. The peer-copy line (Hub bytes saved by copying between nodes) is not in --json: query
+{ peerCopyStats { bytesFromHub bytesFromPeers bytesSavedFromHub peerTransfers reportedPeers } } for it.
 
 Example:
   $ llmfleet nodes list --status ONLINE`,
@@ -105,6 +126,8 @@ Example:
             formatAge(n.lastHeartbeatAt),
           ]),
         );
+        out();
+        out(await peerCopyLine(client));
       }),
     );
 
