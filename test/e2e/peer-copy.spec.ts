@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { formatBytes } from '../../src/cli/output.js';
 import { peerGrantKey, signPeerGrant, type PeerGrant } from '../../src/shared/peer-grant.js';
 import { AppHarness } from '../support/app-harness.js';
+import { launchBrowser, watchPage } from '../support/browser.js';
+import { CliUser } from '../support/cli.js';
 import { writeCatalog } from '../support/factories.js';
 import { FakeHub } from '../support/fake-hub.js';
 import { removeAgent, startAgent, waitUntil, type AgentHandle } from '../support/fleet.js';
@@ -50,12 +53,14 @@ describe('peer copy', () => {
   const fleet = tinyGgufBuffer({ seed: 21, padToBytes: 3 * MiB });
   const resume = tinyGgufBuffer({ seed: 22, padToBytes: 4 * MiB });
   const flipped = tinyGgufBuffer({ seed: 23, padToBytes: 2 * MiB });
+  const live = tinyGgufBuffer({ seed: 24, padToBytes: 1 * MiB });
 
   beforeAll(async () => {
     hub = await FakeHub.start();
     hub.addRepo({ id: 'peers/fleet-GGUF', files: [{ path: 'fleet-Q4_K_M.gguf', content: fleet }] });
     hub.addRepo({ id: 'peers/resume-GGUF', files: [{ path: 'resume-Q4_K_M.gguf', content: resume }] });
     hub.addRepo({ id: 'peers/flipped-GGUF', files: [{ path: 'flipped-Q4_K_M.gguf', content: flipped }] });
+    hub.addRepo({ id: 'peers/live-GGUF', files: [{ path: 'live-Q4_K_M.gguf', content: live }] });
     app = await AppHarness.start({
       HF_ENDPOINT: hub.url,
       SUPPORTED_MODELS_PATH: await writeCatalog([]),
@@ -79,7 +84,7 @@ describe('peer copy', () => {
       ids[n.name] = n.id;
       names[n.id] = n.name;
     }
-    for (const repo of ['peers/fleet-GGUF', 'peers/resume-GGUF', 'peers/flipped-GGUF']) {
+    for (const repo of ['peers/fleet-GGUF', 'peers/resume-GGUF', 'peers/flipped-GGUF', 'peers/live-GGUF']) {
       await app.data('mutation($u: String!) { registerHfModel(url: $u) { id } }', { u: repo });
     }
   });
@@ -160,6 +165,110 @@ describe('peer copy', () => {
     expect(after.bytesSavedFromHub - before.bytesSavedFromHub).toBe(3 * fleet.length);
     expect(after.peerTransfers - before.peerTransfers).toBe(3);
   });
+
+  it('says where the bytes came from: models show (table, --json) and nodes list in the CLI; the matrix in a browser, live', async () => {
+    const modelId = 'hf/peers/fleet-GGUF';
+    const held = await states(modelId);
+    const totals = await stats();
+    const label = (s: State) => (s.source === 'PEER' ? `peer:${s.sourceNodeName}` : s.source);
+
+    const cli = await CliUser.create();
+    try {
+      const env = { LLMFLEET_URL: app.url, LLMFLEET_API_KEY: app.adminKey };
+      const json = await cli.run(['models', 'show', modelId, '--json'], { env });
+      expect(json.stderr).toBe('');
+      const shown = JSON.parse(json.stdout) as { nodes: Array<Record<string, unknown>> };
+      expect(shown.nodes).toHaveLength(4);
+      for (const s of held) {
+        expect(shown.nodes).toContainEqual(
+          expect.objectContaining({
+            node: names[s.nodeId],
+            status: 'READY',
+            source: s.source,
+            sourceNodeId: s.sourceNodeId,
+            sourceNodeName: s.sourceNodeName,
+          }),
+        );
+      }
+      const table = await cli.run(['models', 'show', modelId], { env });
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/^NODE +STATUS +PROGRESS +BYTES +SOURCE +ERROR$/m);
+      for (const s of held) {
+        expect(table.stdout).toMatch(new RegExp(`^${names[s.nodeId]} +READY +100% +[^/]+ / [^/]+? +${label(s)}$`, 'm'));
+      }
+      expect(table.stdout.match(/ peer:peer-[abcd]$/gm)).toHaveLength(3);
+      const list = await cli.run(['nodes', 'list'], { env });
+      expect(list.code).toBe(0);
+      expect(list.stdout).toContain(
+        `\nPeer copy: ${formatBytes(totals.bytesSavedFromHub)} saved from the Hub (${totals.peerTransfers} copies between nodes); ${formatBytes(totals.bytesFromHub)} fetched from the Hub\n`,
+      );
+    } finally {
+      await cli.cleanup();
+    }
+
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+      const watch = watchPage(page, app.url);
+      expect((await page.request.post(`${app.url}/api/session`, { data: { key: app.adminKey } })).status()).toBe(200);
+      await page.goto(`${app.url}/#/fleet`);
+      const cell = (model: string, node: string) => page.locator(`[data-cell="${model}|${node}"]`);
+      const panel = page.getByRole('region', { name: 'Selected cell' });
+      const savings = page.getByTestId('peer-copy-savings');
+      await savings.waitFor({ timeout: 60_000 });
+      expect(await savings.textContent()).toContain(
+        `Saved from the Hub by peer copy: ${formatBytes(totals.bytesSavedFromHub)} (${totals.peerTransfers} copies between nodes; ${formatBytes(totals.bytesFromHub)} fetched from the Hub)`,
+      );
+
+      // As the page loaded them (the FleetStates query): each cell panel names its source; peer cells carry a marker.
+      for (const s of held) {
+        const target = cell(modelId, names[s.nodeId]!);
+        await target.click();
+        const wanted = s.source === 'PEER' ? `Bytes from peer ${s.sourceNodeName}` : 'Bytes from the Hub';
+        await waitUntil(`the panel of ${names[s.nodeId]} says "${wanted}"`, async () =>
+          (await panel.getByRole('heading').textContent())?.includes(` on ${names[s.nodeId]} `) &&
+          (await panel.getByTestId('cell-source').textContent()) === wanted
+            ? true
+            : undefined,
+        );
+        expect(await target.locator('[data-source="PEER"]').count()).toBe(s.source === 'PEER' ? 1 : 0);
+      }
+
+      // As events bring them (modelStatusChanged's states): a new rollout while the page is open, no reload.
+      await page.evaluate(() => ((globalThis as unknown as { __noReload: boolean }).__noReload = true));
+      const liveId = 'hf/peers/live-GGUF';
+      await download(liveId, ['peer-a', 'peer-b']);
+      const done = await readyOn(liveId, ['peer-a', 'peer-b']);
+      const copied = done.find((s) => s.source === 'PEER')!;
+      expect(done.filter((s) => s.source === 'HUB')).toHaveLength(1);
+      const liveCell = cell(liveId, names[copied.nodeId]!);
+      await waitUntil('the copied cell READY with its peer marker', async () =>
+        (await liveCell.getAttribute('data-state')) === 'READY' &&
+        (await liveCell.locator('[data-source="PEER"]').count()) === 1
+          ? true
+          : undefined,
+      );
+      await liveCell.click();
+      await waitUntil('the panel names the peer', async () =>
+        (await panel.getByTestId('cell-source').textContent()) === `Bytes from peer ${copied.sourceNodeName}`
+          ? true
+          : undefined,
+      );
+      const after = await stats();
+      expect(after.bytesSavedFromHub - totals.bytesSavedFromHub).toBe(live.length);
+      await waitUntil('the savings figure follows', async () =>
+        (await savings.textContent())?.includes(`peer copy: ${formatBytes(after.bytesSavedFromHub)} (`)
+          ? true
+          : undefined,
+      );
+      expect(await page.evaluate(() => (globalThis as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+      if (watch.consoleErrors.length) console.log(watch.log.join('\n'));
+      expect(watch.consoleErrors).toEqual([]);
+      expect(watch.foreignRequests).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 300_000);
 
   it('refuses an upload without a grant, with an expired one, or with another file’s', async () => {
     const modelId = 'hf/peers/fleet-GGUF';
