@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
 import type {
   AgentModelState,
   HeartbeatRequest,
@@ -204,6 +206,32 @@ async function cpuPerRequest(url: string, headers: Record<string, string>, query
   return (used.user + used.system) / 1000 / CPU_REQUESTS;
 }
 
+/**
+ * With MODELS_QUERY_CPU_PROFILE=<file>, a CPU profile of this process (the server; the load client runs in a worker)
+ * over `run` is written there as a .cpuprofile (Chrome DevTools, speedscope): where an uncached request's time goes.
+ */
+async function profiled<T>(run: () => Promise<T>): Promise<T> {
+  const file = process.env.MODELS_QUERY_CPU_PROFILE;
+  if (!file) return run();
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
+    );
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+    log(`cpu profile of the uncached requests: ${file}`);
+  }
+}
+
 interface Phase {
   label: Label;
   reply: DurationReply;
@@ -277,7 +305,7 @@ export const modelsQueryBench: Benchmark = {
       }
 
       const trivialCpu = await cpuPerRequest(url, app.authHeaders(), TRIVIAL_QUERY);
-      const uncachedCpu = await cpuPerRequest(url, app.authHeaders(), modelsQuery(`Q${UNIQUE}`));
+      const uncachedCpu = await profiled(() => cpuPerRequest(url, app!.authHeaders(), modelsQuery(`Q${UNIQUE}`)));
       log(`cpu per request (sequential): trivial ${fmt(trivialCpu, 2)} ms, uncached models ${fmt(uncachedCpu, 2)} ms`);
 
       const trivialRate = rate(phases, 'trivial');

@@ -15,7 +15,8 @@ interface RawState {
   error_code: string | null;
   error_message: string | null;
   version: string;
-  updated_at: Date;
+  /** A Date, or epoch milliseconds where the read asks for them (READ_COLUMNS: no timestamp parsing per row). */
+  updated_at: Date | number;
   revision: string;
   bytes_per_second: number | null;
 }
@@ -44,6 +45,11 @@ END`;
 const COLUMNS =
   'node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at, revision, bytes_per_second';
 
+/** COLUMNS for reads of many rows: updated_at as epoch milliseconds (a number, not a timestamp string to parse). */
+const READ_COLUMNS =
+  'node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, ' +
+  'floor(extract(epoch FROM updated_at) * 1000)::float8 AS updated_at, revision, bytes_per_second';
+
 function fromRow(r: RawState): NodeModelStateEntity {
   return Object.assign(new NodeModelStateEntity(), {
     nodeId: r.node_id,
@@ -55,7 +61,7 @@ function fromRow(r: RawState): NodeModelStateEntity {
     errorCode: r.error_code,
     errorMessage: r.error_message,
     version: Number(r.version),
-    updatedAt: r.updated_at,
+    updatedAt: typeof r.updated_at === 'number' ? new Date(r.updated_at) : r.updated_at,
     revision: Number(r.revision),
     bytesPerSecond: r.bytes_per_second,
   });
@@ -85,7 +91,7 @@ export class NodeStatesService {
   async forModels(modelIds: readonly string[]): Promise<NodeModelStateEntity[]> {
     if (modelIds.length === 0) return [];
     const rows = await this.states.query<RawState[]>(
-      `SELECT ${COLUMNS} FROM node_model_states WHERE model_id = ANY($1::varchar[]) ORDER BY model_id, node_id`,
+      `SELECT ${READ_COLUMNS} FROM node_model_states WHERE model_id = ANY($1::varchar[]) ORDER BY model_id, node_id`,
       [[...modelIds]],
     );
     return rows.map(fromRow);
@@ -95,7 +101,7 @@ export class NodeStatesService {
   async forNodes(nodeIds: readonly string[]): Promise<NodeModelStateEntity[]> {
     if (nodeIds.length === 0) return [];
     const rows = await this.states.query<RawState[]>(
-      `SELECT ${COLUMNS} FROM node_model_states WHERE node_id = ANY($1::uuid[]) ORDER BY node_id, model_id`,
+      `SELECT ${READ_COLUMNS} FROM node_model_states WHERE node_id = ANY($1::uuid[]) ORDER BY node_id, model_id`,
       [[...nodeIds]],
     );
     return rows.map(fromRow);

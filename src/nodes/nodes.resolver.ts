@@ -1,6 +1,7 @@
-import { Args, Context, ID, Info, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
+import { Args, ID, Info, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import { loaderScope, requestLoader } from '../common/request-loader.js';
+import { selectsField } from '../common/selected-fields.js';
 import { EventsService } from '../events/events.service.js';
 import { Topic, type TopicEvent } from '../events/topics.js';
 import { isPaged } from '../common/pagination.js';
@@ -23,11 +24,18 @@ export class NodesResolver {
     description:
       'The fleet’s nodes in name order (names are unique), optionally only ONLINE or OFFLINE ones. Paged with `first` and `after` (the id of the last node of the previous page); without `first`, every node. Node.models is loaded only when asked, in one query for the page.',
   })
-  async nodes(@Args() { status, first, after }: NodesArgs): Promise<Node[]> {
-    const nodes = isPaged({ first, after })
-      ? await this.nodeService.page(status, { first, after })
-      : await this.nodeService.list(status);
-    return nodes.map(toNode);
+  async nodes(@Args() { status, first, after }: NodesArgs, @Info() info: GraphQLResolveInfo): Promise<Node[]> {
+    const nodes = (
+      isPaged({ first, after })
+        ? await this.nodeService.page(status, { first, after })
+        : await this.nodeService.list(status)
+    ).map(toNode);
+    // The page's model states in one query before graphql-js walks it, when the query selects them.
+    if (selectsField(info, 'models')) {
+      const byNode = await this.statesByNode(nodes.map((n) => n.id));
+      for (const node of nodes) node.preloadedModels = byNode.get(node.id)!;
+    }
+    return nodes;
   }
 
   @Query(() => Node, { nullable: true, description: 'One node; null when unknown.' })
@@ -36,19 +44,27 @@ export class NodesResolver {
     return node ? toNode(node) : null;
   }
 
+  /** Without parameter decorators: Nest hands graphql-js the method itself (no per-call wrapper; see ModelWithStatus.nodes). */
   @ResolveField(() => [NodeModelState], { description: 'Every model this node holds or is getting.' })
-  async models(
-    @Parent() node: Node,
-    @Context() context: object,
-    @Info() info: GraphQLResolveInfo,
-  ): Promise<NodeModelState[]> {
+  models(
+    node: Node,
+    _args: unknown,
+    context: object,
+    info: GraphQLResolveInfo,
+  ): NodeModelState[] | Promise<NodeModelState[]> {
     if (node.preloadedModels) return node.preloadedModels;
     const loader = requestLoader<string, NodeModelState[]>(loaderScope(context, info), 'statesByNode', async (ids) => {
-      const byNode = new Map<string, NodeModelState[]>(ids.map((id) => [id, []]));
-      for (const row of await this.states.forNodes(ids)) byNode.get(row.nodeId)?.push(toNodeModelState(row));
+      const byNode = await this.statesByNode(ids);
       return ids.map((id) => byNode.get(id)!);
     });
     return loader.load(node.id);
+  }
+
+  /** Every model state on these nodes, grouped by node (an entry for each id): one query. */
+  private async statesByNode(ids: readonly string[]): Promise<Map<string, NodeModelState[]>> {
+    const byNode = new Map<string, NodeModelState[]>(ids.map((id) => [id, []]));
+    for (const row of await this.states.forNodes(ids)) byNode.get(row.nodeId)?.push(toNodeModelState(row));
+    return byNode;
   }
 
   @Subscription(() => NodeStatusEvent, {

@@ -82,6 +82,63 @@ export async function readRegisteredSnapshots(db: EntityManager): Promise<FleetS
   return rows.map(toSnapshot);
 }
 
+/** A model's status from its aggregate (`a`), in SQL: what deriveFromAggregate decides for a registered model. */
+const STATUS_SQL = `CASE WHEN coalesce(a.ready, 0) > 0 THEN 'READY' WHEN coalesce(a.in_flight, 0) > 0 THEN 'DOWNLOADING'
+  WHEN coalesce(a.failed, 0) > 0 THEN 'ERROR' ELSE 'REGISTERED' END`;
+
+/**
+ * Whether a Hugging Face registration's description (`k.model`) holds `$needle` (lower case), in the fields
+ * RegistryService matches: id, name, repo, description, quantization, parameters, tags.
+ */
+const HF_TEXT_MATCH = `(
+  strpos(lower(k.id), $4) > 0 OR strpos(lower(k.model->>'name'), $4) > 0 OR strpos(lower(k.model->>'repo'), $4) > 0
+  OR strpos(lower(k.model->>'description'), $4) > 0 OR strpos(lower(k.model->>'quantization'), $4) > 0
+  OR strpos(lower(k.model->>'parameterCount'), $4) > 0
+  OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(k.model->'tags') t(tag) WHERE strpos(lower(t.tag), $4) > 0))`;
+
+export interface RegisteredPageQuery {
+  /** Only models after this id (code-unit order), or from the first. */
+  after: string | null;
+  limit: number | null;
+  /** Only registered models in this status (REGISTERED, DOWNLOADING, READY, ERROR); null for any. */
+  status: string | null;
+  /**
+   * Text filter: a lower-cased needle for Hugging Face registrations, and the catalog ids that match it (a catalog
+   * registration is described by its catalog entry, which the caller matched in memory). Null: no text filter.
+   */
+  search: { needle: string; catalogIds: readonly string[] } | null;
+}
+
+/**
+ * One page of registered models in id order (code-unit order: COLLATE "C", ids are ASCII), filtered by derived status
+ * and text in the database: ids are walked in order and each model's aggregate read until the page is full, so a page
+ * costs what it holds (plus what it skips), never the whole registry.
+ */
+export async function readRegisteredPage(db: EntityManager, q: RegisteredPageQuery): Promise<FleetSnapshot[]> {
+  const rows = await db.query<Row[]>(
+    `SELECT k.id, to_jsonb(k) AS registration, a.*, f.failures
+       FROM (SELECT * FROM registered_models
+              WHERE ($1::varchar IS NULL OR id COLLATE "C" > $1::varchar COLLATE "C")
+              ORDER BY id COLLATE "C") k
+       ${AGGREGATE}
+      WHERE ($2::text IS NULL OR ${STATUS_SQL} = $2::text)
+        AND ($4::text IS NULL OR (k.source = 'HUGGING_FACE' AND ${HF_TEXT_MATCH}) OR k.id = ANY($5::varchar[]))
+      ORDER BY k.id COLLATE "C"
+      LIMIT $3`,
+    [q.after, q.status, q.limit, q.search?.needle ?? null, q.search ? [...q.search.catalogIds] : []],
+  );
+  return rows.map(toSnapshot);
+}
+
+/** Which of these ids are registered (one id-only query). */
+export async function registeredAmong(db: EntityManager, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.query<Array<{ id: string }>>('SELECT id FROM registered_models WHERE id = ANY($1::varchar[])', [
+    [...ids],
+  ]);
+  return new Set(rows.map((r) => r.id));
+}
+
 function toSnapshot(row: Row): FleetSnapshot {
   return {
     id: row.id,

@@ -1,15 +1,4 @@
-import {
-  Args,
-  Context,
-  ID,
-  Info,
-  Mutation,
-  Parent,
-  Query,
-  ResolveField,
-  Resolver,
-  Subscription,
-} from '@nestjs/graphql';
+import { Args, ID, Info, Mutation, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import { loaderScope, requestLoader } from '../common/request-loader.js';
 import { selectsField } from '../common/selected-fields.js';
@@ -38,22 +27,42 @@ export class RegistryResolver {
     private readonly states: NodeStatesService,
   ) {}
 
+  /**
+   * Declared without parameter decorators on purpose: Nest then hands graphql-js the method itself (its fast path for
+   * field resolvers), instead of a wrapper that resolves parameters per call — this runs once per model of a list.
+   */
   @ResolveField(() => [NodeModelState], {
     description:
       'The model on each node that has it or is getting it (loaded only when asked, in one query per request).',
   })
-  async nodes(
-    @Parent() model: ModelWithStatus,
-    @Context() context: object,
-    @Info() info: GraphQLResolveInfo,
-  ): Promise<NodeModelState[]> {
+  nodes(
+    model: ModelWithStatus,
+    _args: unknown,
+    context: object,
+    info: GraphQLResolveInfo,
+  ): NodeModelState[] | Promise<NodeModelState[]> {
+    if (model.preloadedNodes) return model.preloadedNodes;
     if (model.status === ModelStatus.AVAILABLE) return [];
     const loader = requestLoader<string, NodeModelState[]>(loaderScope(context, info), 'statesByModel', async (ids) => {
-      const byModel = new Map<string, NodeModelState[]>(ids.map((id) => [id, []]));
-      for (const row of await this.states.forModels(ids)) byModel.get(row.modelId)?.push(toNodeModelState(row));
+      const byModel = await this.statesByModel(ids);
       return ids.map((id) => byModel.get(id)!);
     });
     return loader.load(model.id);
+  }
+
+  /** Every node state of these models, grouped by model (an entry for each id): one query. */
+  private async statesByModel(ids: readonly string[]): Promise<Map<string, NodeModelState[]>> {
+    const byModel = new Map<string, NodeModelState[]>(ids.map((id) => [id, []]));
+    for (const row of await this.states.forModels(ids)) byModel.get(row.modelId)?.push(toNodeModelState(row));
+    return byModel;
+  }
+
+  /** A list's node states in one query, before graphql-js walks it, when the query selects them. */
+  private async withNodes(models: ModelWithStatus[], info: GraphQLResolveInfo): Promise<void> {
+    if (!selectsField(info, 'nodes')) return;
+    const held = models.filter((m) => m.status !== ModelStatus.AVAILABLE).map((m) => m.id);
+    const byModel = await this.statesByModel(held);
+    for (const m of models) m.preloadedNodes = byModel.get(m.id) ?? [];
   }
 
   @Query(() => [ModelWithStatus], {
@@ -61,7 +70,9 @@ export class RegistryResolver {
       'Catalog models and registered models with their fleet status. Paged with `first` and `after` (the id of the last model of the previous page): pages are in id order (code-unit order). Without `first` or `after`, every model in catalog order, then Hugging Face registrations oldest first. ModelWithStatus.nodes is loaded only when asked, in one query for the page.',
   })
   async models(@Args() args: ModelsArgs, @Info() info: GraphQLResolveInfo): Promise<ModelWithStatus[]> {
-    return this.withStats((await this.registry.list(args)).map(toModelWithStatus), info);
+    const models = (await this.registry.list(args)).map(toModelWithStatus);
+    await Promise.all([this.withStats(models, info), this.withNodes(models, info)]);
+    return models;
   }
 
   @Query(() => ModelWithStatus, { nullable: true, description: 'One model by id; null when unknown.' })

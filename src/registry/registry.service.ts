@@ -12,7 +12,13 @@ import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.en
 import { RegisteredModelEntity } from './entities/registered-model.entity.js';
 import type { ModelManifest } from './manifest.js';
 import { readFleetProgress, type FleetProgress } from './fleet-progress.js';
-import { readRegisteredSnapshots, readSnapshots, type FleetSnapshot } from './model-fleet-aggregates.js';
+import {
+  readRegisteredPage,
+  readRegisteredSnapshots,
+  readSnapshots,
+  registeredAmong,
+  type FleetSnapshot,
+} from './model-fleet-aggregates.js';
 import {
   deriveFromAggregate,
   ModelSource,
@@ -76,36 +82,80 @@ export class RegistryService {
   }
 
   /**
-   * One page in id order, after the cursor. Unfiltered, only the page's models are read (their ids come from the
-   * catalog and one id-only query); a status or text filter needs every model's status, so it filters the whole list.
+   * One page in id order, after the cursor, filtered where the rows are: registered models come from one keyset query
+   * that filters by derived status and text in the database and stops when the page is full; catalog models not
+   * registered (AVAILABLE) are walked in the catalog's id order (sorted once) and checked against the registry a page's
+   * worth at a time. The two runs merge by id. Nothing outside the page is read into a view.
    */
   private async page(filter: ModelFilter): Promise<ModelView[]> {
     const limit = pageLimit(filter.first);
-    const registered = await this.models.query<Array<{ id: string }>>(
-      'SELECT id FROM registered_models WHERE source = $1',
-      [ModelSource.HUGGING_FACE],
-    );
-    const ids = [...new Set([...this.catalog.list().map((d) => d.id), ...registered.map((r) => r.id)])].sort(
-      compareIds,
-    );
+    const status = filter.status ?? null;
+    // An unknown status never gets here: the ModelStatus enum refuses it (BAD_USER_INPUT naming $status).
     const after = filter.after ?? null;
-    if (after !== null && !ids.includes(after)) throw unknownCursor(after, 'model');
-    const rest = after === null ? ids : ids.slice(ids.indexOf(after) + 1);
-    if (filter.status || filter.search?.trim()) {
-      const inRest = new Set(rest);
-      const matching = (await this.list({ status: filter.status, search: filter.search }))
-        .filter((v) => inRest.has(v.id))
-        .sort((a, b) => compareIds(a.id, b.id));
-      return limit === null ? matching : matching.slice(0, limit);
+    if (
+      after !== null &&
+      !this.catalog.get(after) &&
+      (await registeredAmong(this.models.manager, [after])).size === 0
+    ) {
+      throw unknownCursor(after, 'model');
     }
-    const pageIds = limit === null ? rest : rest.slice(0, limit);
-    const snapshots = await readSnapshots(this.models.manager, pageIds);
-    return snapshots.flatMap((snapshot) => {
-      const def = this.catalog.get(snapshot.id);
-      if (snapshot.registration) return [this.fromSnapshot(snapshot, def)];
-      // Unregistered between the two reads: listed as the catalog entry it is, or gone.
-      return def ? [{ ...this.view(snapshot.id, def, ModelSource.CATALOG, null), version: snapshot.version }] : [];
-    });
+    const needle = filter.search?.trim().toLowerCase() || null;
+    const index = this.catalogIndex();
+    const catalogMatches = needle === null ? null : index.ids.filter((id) => index.text.get(id)!.includes(needle));
+    const [registered, available] = await Promise.all([
+      status === ModelStatus.AVAILABLE
+        ? Promise.resolve([])
+        : readRegisteredPage(this.models.manager, {
+            after,
+            limit,
+            status,
+            search: needle === null ? null : { needle, catalogIds: catalogMatches! },
+          }),
+      status === null || status === ModelStatus.AVAILABLE
+        ? this.availablePage(catalogMatches ?? index.ids, after, limit)
+        : Promise.resolve([]),
+    ]);
+    const views = [
+      ...registered.map((snapshot) => this.fromSnapshot(snapshot, this.catalog.get(snapshot.id))),
+      ...available,
+    ].sort((a, b) => compareIds(a.id, b.id));
+    return limit === null ? views : views.slice(0, limit);
+  }
+
+  /** Catalog models not registered, in id order after the cursor: at most `limit`, a page's worth checked at a time. */
+  private async availablePage(
+    ids: readonly string[],
+    after: string | null,
+    limit: number | null,
+  ): Promise<ModelView[]> {
+    let from = after === null ? 0 : upperBound(ids, after);
+    const found: ModelView[] = [];
+    const chunk = Math.max(limit ?? ids.length, 64);
+    while (from < ids.length && (limit === null || found.length < limit)) {
+      const candidates = ids.slice(from, from + chunk);
+      from += chunk;
+      const registered = await registeredAmong(this.models.manager, candidates);
+      for (const id of candidates) {
+        if (registered.has(id)) continue;
+        found.push(this.view(id, this.catalog.get(id)!, ModelSource.CATALOG, null));
+        if (limit !== null && found.length === limit) break;
+      }
+    }
+    return found;
+  }
+
+  private index: { ids: readonly string[]; text: ReadonlyMap<string, string> } | null = null;
+
+  /** Catalog ids in code-unit order and each entry's lower-cased searchable text (the catalog never changes). */
+  private catalogIndex(): { ids: readonly string[]; text: ReadonlyMap<string, string> } {
+    if (this.index === null) {
+      const defs = this.catalog.list();
+      this.index = {
+        ids: defs.map((d) => d.id).sort(compareIds),
+        text: new Map(defs.map((d) => [d.id, searchText(d.id, d)])),
+      };
+    }
+    return this.index;
   }
 
   async find(id: string): Promise<ModelView | null> {
@@ -324,10 +374,24 @@ export function modelSnapshotPayload(view: ModelView): ModelSnapshotPayload {
 }
 
 function matches(view: ModelView, needle: string): boolean {
-  const m = view.model;
-  return [view.id, m.name, m.repo, m.description, m.quantization, m.parameterCount, ...m.tags].some((s) =>
-    s.toLowerCase().includes(needle),
-  );
+  return searchText(view.id, view.model).includes(needle);
+}
+
+/** What the text filter searches, lower-cased; fields are joined with a newline, which a trimmed needle never spans. */
+function searchText(id: string, m: SupportedModelDef): string {
+  return [id, m.name, m.repo, m.description, m.quantization, m.parameterCount, ...m.tags].join('\n').toLowerCase();
+}
+
+/** The index of the first id after `after` in ids sorted by compareIds. */
+function upperBound(ids: readonly string[], after: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareIds(ids[mid]!, after) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function notFound(id: string): RegistryError {

@@ -1,6 +1,7 @@
 import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
 import { SupportedModel } from '../../catalog/models/supported-model.model.js';
 import { HfStats } from '../../hf-stats/models/hf-stats.model.js';
+import type { NodeModelState } from '../../nodes/models/node.model.js';
 import { ModelFile } from './model-file.model.js';
 import { ModelSource, ModelStatus } from './model-status.enums.js';
 
@@ -47,4 +48,7 @@ export class ModelWithStatus {
     description: 'Hub popularity (cached 10 min); stale when the Hub is unreachable, null when not fetched yet.',
   })
   hfStats!: HfStats | null;
+
+  /** Node states a list query already read for the whole page (not a GraphQL field: ModelWithStatus.nodes answers them). */
+  preloadedNodes?: NodeModelState[];
 }
