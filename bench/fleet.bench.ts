@@ -43,7 +43,9 @@ interface Replica {
 }
 
 async function startReplica(env: Record<string, string>): Promise<Replica> {
-  const proc = startProcess(MAIN_JS, env);
+  // FLEET_BENCH_CPU_PROF=<dir>: each replica writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const profDir = process.env.FLEET_BENCH_CPU_PROF;
+  const proc = startProcess(MAIN_JS, env, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
   await proc.waitForOutput(/listening on http:\/\/[^:]+:\d+/, 120_000);
   const port = /listening on http:\/\/[^:]+:(\d+)/.exec(proc.output())![1];
   return { process: proc, url: `http://127.0.0.1:${port}` };

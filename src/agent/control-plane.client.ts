@@ -91,7 +91,7 @@ export class ControlPlaneClient {
     return res;
   }
 
-  /** `timeoutMs` is kept under the heartbeat interval, so a slow answer is retried before the node looks silent. */
+  /** `timeoutMs`: the control plane's heartbeatTimeoutMs, so a slow answer is retried before the node looks silent. */
   async heartbeat(body: HeartbeatRequest, timeoutMs = 10_000): Promise<HeartbeatResponse> {
     if (!this.credentials) throw new ControlPlaneError(401, 'not registered');
     return this.request<HeartbeatResponse>(

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from './agent-config.js';
 import { totalmem } from 'node:os';
-import type { FailureReport } from '../shared/agent-protocol.js';
+import type { FailureReport, HeartbeatResponse, RegisterNodeResponse } from '../shared/agent-protocol.js';
+import { heartbeatRetryMs } from '../shared/heartbeat-timing.js';
 import { AgentHttpServer } from './agent-http.server.js';
 import { ChatHandler } from './chat.handler.js';
 import { InferenceService } from './inference/inference.service.js';
@@ -35,6 +36,9 @@ export class NodeAgent {
   /** Found broken by the start-up quick checks; reported once the control plane knows us. */
   private startupFailures: FailureReport[] = [];
   private heartbeatMs = 5000;
+  /** From the control plane's answers (shared/heartbeat-timing.ts); the older rule while it says nothing. */
+  private heartbeatTimeoutMs: number | null = null;
+  private heartbeatRetryMs: number | null = null;
   private stopped = false;
   private registered = false;
   url = '';
@@ -155,9 +159,9 @@ export class NodeAgent {
 
   /**
    * Registers if needed, then heartbeats on a fixed cadence (the next one is due an interval after this one started,
-   * not after it answered). A failed heartbeat is retried within a second instead of an interval later, and one gives up
-   * after two intervals (5 s at least, for a loaded control plane), so a slow answer costs less than the several
-   * intervals (NODE_OFFLINE_AFTER_MS ≥ 3 × NODE_HEARTBEAT_INTERVAL_MS) after which the control plane calls it OFFLINE.
+   * not after it answered). An attempt is given up after the timeout the control plane gives, and a failed or timed-out
+   * one is sent again after its retry delay, not an interval later: both agree with NODE_OFFLINE_AFTER_MS so that after
+   * a missed heartbeat two more full attempts fit before the node would be called OFFLINE (src/shared/heartbeat-timing.ts).
    */
   private async tick(): Promise<void> {
     const started = Date.now();
@@ -166,22 +170,28 @@ export class NodeAgent {
       if (!this.registered) await this.register();
       const res = await this.controlPlane.heartbeat(
         { metrics: await this.metrics.metrics(), models: this.models.snapshot() },
-        Math.max(5000, 2 * this.heartbeatMs),
+        this.heartbeatTimeoutMs ?? Math.max(5000, 2 * this.heartbeatMs),
       );
       ok = true;
       await this.reportStartupFailures();
-      this.heartbeatMs = res.heartbeatIntervalMs;
+      this.learnTiming(res);
       if (res.progressIntervalMs) this.pusher.setInterval(res.progressIntervalMs);
     } catch (err) {
       if (err instanceof ControlPlaneError && [401, 403, 404].includes(err.status)) this.registered = false;
       this.log.warn({ err: (err as Error).message }, 'control plane unreachable; retrying');
     }
     if (!this.stopped) {
-      const retryMs = Math.min(1000, Math.max(100, this.heartbeatMs / 4));
+      const retryMs = this.heartbeatRetryMs ?? heartbeatRetryMs(this.heartbeatMs);
       const delay = ok ? Math.max(0, this.heartbeatMs - (Date.now() - started)) : retryMs;
       this.timer = setTimeout(() => void this.tick(), delay);
       this.timer.unref();
     }
+  }
+
+  private learnTiming(res: HeartbeatResponse | RegisterNodeResponse): void {
+    this.heartbeatMs = res.heartbeatIntervalMs;
+    this.heartbeatTimeoutMs = res.heartbeatTimeoutMs ?? null;
+    this.heartbeatRetryMs = res.heartbeatRetryMs ?? null;
   }
 
   private async reportStartupFailures(): Promise<void> {
@@ -192,7 +202,7 @@ export class NodeAgent {
 
   private async register(): Promise<void> {
     const res = await this.controlPlane.register(this.config.NODE_NAME, this.url, await this.metrics.capacity());
-    this.heartbeatMs = res.heartbeatIntervalMs;
+    this.learnTiming(res);
     if (res.progressIntervalMs) this.pusher.setInterval(res.progressIntervalMs);
     this.registered = true;
     this.log.info(

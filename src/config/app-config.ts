@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseNetworks } from '../nodes/agent-url-policy.js';
+import { heartbeatTimingProblem } from '../shared/heartbeat-timing.js';
 import { nodeNameSchema } from '../shared/node-name.js';
 import { byteSize, DEFAULT_V1_BODY_LIMIT } from '../shared/openai/byte-size.js';
 
@@ -130,8 +131,17 @@ export const appConfigSchema = z
       .min(60_000)
       .default(12 * 60 * 60 * 1000),
     NODE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(300_000).default(5000),
-    /** A node that has not heartbeaten for this long is OFFLINE (at least 3 intervals: one late answer is not death). */
+    /**
+     * A node that has not heartbeaten for this long is OFFLINE. It must leave room for a missed heartbeat and two more
+     * full attempts (agent timeout and retry included): src/shared/heartbeat-timing.ts, checked below.
+     */
     NODE_OFFLINE_AFTER_MS: z.coerce.number().int().min(300).default(20_000),
+    /** GraphQL operations over HTTP executing at once per replica; more wait in a fair queue (0: no limit). */
+    GRAPHQL_MAX_CONCURRENT: z.coerce.number().int().min(0).max(10_000).default(4),
+    /** GraphQL operations waiting for a slot per replica; one more is refused with 503 and Retry-After. */
+    GRAPHQL_MAX_QUEUED: z.coerce.number().int().min(0).max(100_000).default(256),
+    /** How long a GraphQL operation may wait for a slot before it is refused with 503 and Retry-After. */
+    GRAPHQL_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(30_000),
     DOWNLOAD_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
     /** First retry delay of a download job; doubles each attempt. */
     DOWNLOAD_BACKOFF_MS: z.coerce.number().int().min(10).default(2000),
@@ -196,10 +206,9 @@ export const appConfigSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     NODE_ENV: z.string().default('development'),
   })
-  .refine((c) => c.NODE_OFFLINE_AFTER_MS >= 3 * c.NODE_HEARTBEAT_INTERVAL_MS, {
-    path: ['NODE_OFFLINE_AFTER_MS'],
-    message:
-      'must be at least 3 × NODE_HEARTBEAT_INTERVAL_MS, or a node would be called OFFLINE for one late or lost heartbeat',
+  .superRefine((c, ctx) => {
+    const problem = heartbeatTimingProblem(c.NODE_HEARTBEAT_INTERVAL_MS, c.NODE_OFFLINE_AFTER_MS);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['NODE_OFFLINE_AFTER_MS'], message: problem });
   });
 
 export type AppConfig = z.infer<typeof appConfigSchema>;

@@ -47,9 +47,12 @@ export class AgentProtocolController {
   ): Promise<HeartbeatResponse> {
     const heartbeat = await this.nodes.recordHeartbeat(nodeId, bearerOf(authorization), body);
     await this.apply(nodeId, heartbeat.models);
+    const { intervalMs, timeoutMs, retryMs } = this.nodes.timing;
     return {
       ok: true,
-      heartbeatIntervalMs: this.nodes.heartbeatIntervalMs,
+      heartbeatIntervalMs: intervalMs,
+      heartbeatTimeoutMs: timeoutMs,
+      heartbeatRetryMs: retryMs,
       progressIntervalMs: this.nodes.progressIntervalMs,
     };
   }

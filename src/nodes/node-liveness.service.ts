@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { REDIS } from '../events/redis.tokens.js';
+import { HeartbeatArrivals } from './heartbeat-arrivals.service.js';
 import { NodesService } from './nodes.service.js';
 
 /** How often each replica records that its event loop turns (and how late the turn came). */
@@ -13,6 +14,10 @@ const STALL_NOISE_MS = 50;
 
 /**
  * Marks silent nodes OFFLINE. Every replica sweeps; the update is atomic, so each transition is reported once.
+ *
+ * A node is alive while its heartbeats arrive: one whose latest heartbeat reached any replica within
+ * NODE_OFFLINE_AFTER_MS (HeartbeatArrivals, marked when its headers are read) is never called OFFLINE, however long
+ * that replica then takes to record it (a loop saturated by heavy queries).
  *
  * Silence is judged from the last heartbeat written to Postgres by whichever replica received it, but a heartbeat can
  * be waiting in a replica whose event loop is blocked (a heavy query, a long GC, a paused process): the node is alive,
@@ -36,6 +41,7 @@ export class NodeLivenessService implements OnApplicationBootstrap, OnApplicatio
 
   constructor(
     private readonly nodes: NodesService,
+    private readonly arrivals: HeartbeatArrivals,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -79,8 +85,11 @@ export class NodeLivenessService implements OnApplicationBootstrap, OnApplicatio
     this.noteStall(now - this.lastSweep - this.sweepEveryMs);
     this.lastSweep = now;
     try {
-      const graceMs = await this.stallGraceMs();
-      const offline = await this.nodes.sweepOffline(this.config.NODE_OFFLINE_AFTER_MS + graceMs);
+      const [graceMs, arrived] = await Promise.all([
+        this.stallGraceMs(),
+        this.arrivals.since(this.config.NODE_OFFLINE_AFTER_MS),
+      ]);
+      const offline = await this.nodes.sweepOffline(this.config.NODE_OFFLINE_AFTER_MS + graceMs, arrived);
       for (const node of offline) {
         this.logger.warn(
           `Node ${node.name} (${node.id}) missed its heartbeats: OFFLINE` +

@@ -6,6 +6,7 @@ import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
 import { NodeEntity } from './entities/node.entity.js';
 import { JoinTokenResolver } from './join-token.resolver.js';
 import { JoinTokenService } from './join-token.service.js';
+import { HeartbeatArrivals } from './heartbeat-arrivals.service.js';
 import { NodeLivenessService } from './node-liveness.service.js';
 import { NodeStatesService } from './node-states.service.js';
 import { NodesResolver } from './nodes.resolver.js';
@@ -22,8 +23,9 @@ import { SecretBox } from './secret-box.js';
     NodeStatesService,
     AgentClient,
     NodeLivenessService,
+    HeartbeatArrivals,
     NodesResolver,
   ],
-  exports: [JoinTokenService, NodesService, NodeStatesService, AgentClient],
+  exports: [JoinTokenService, NodesService, NodeStatesService, AgentClient, HeartbeatArrivals],
 })
 export class NodesModule {}

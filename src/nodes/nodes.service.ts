@@ -15,6 +15,8 @@ import type {
 import { AgentUrlRefused, checkAgentUrl } from './agent-url-policy.js';
 import { NodeModelStateEntity } from './entities/node-model-state.entity.js';
 import { FleetMetrics } from '../metrics/fleet-metrics.service.js';
+import { heartbeatTiming, type HeartbeatTiming } from '../shared/heartbeat-timing.js';
+import { HeartbeatArrivals } from './heartbeat-arrivals.service.js';
 import { NodeEntity } from './entities/node.entity.js';
 import { describeIssues, heartbeatSchema, registerNodeSchema, statesReportSchema } from './node-protocol.schemas.js';
 import { JoinTokenService } from './join-token.service.js';
@@ -41,7 +43,13 @@ export class NodesService {
     private readonly joinTokens: JoinTokenService,
     private readonly box: SecretBox,
     private readonly metrics: FleetMetrics,
-  ) {}
+    private readonly arrivals: HeartbeatArrivals,
+  ) {
+    this.timing = heartbeatTiming(config.NODE_HEARTBEAT_INTERVAL_MS, config.NODE_OFFLINE_AFTER_MS);
+  }
+
+  /** The agent's heartbeat interval, timeout and retry, agreeing with NODE_OFFLINE_AFTER_MS (shared/heartbeat-timing.ts). */
+  readonly timing: HeartbeatTiming;
 
   /**
    * Joins a node, or re-joins it. With its own credentials (node id + node token) a node keeps its id and tokens. Any
@@ -102,6 +110,8 @@ export class NodesService {
       nodeToken,
       controlToken,
       heartbeatIntervalMs: this.config.NODE_HEARTBEAT_INTERVAL_MS,
+      heartbeatTimeoutMs: this.timing.timeoutMs,
+      heartbeatRetryMs: this.timing.retryMs,
     };
   }
 
@@ -159,15 +169,21 @@ export class NodesService {
       return this.heartbeat(await this.authenticate(nodeId, token), body);
     const now = new Date();
     const metrics = parsed.data.metrics;
+    const tokenHash = hashToken(token);
     const rows = await this.nodes.query<Array<{ previous: NodeStatus; previous_at: Date }>>(
       `WITH old AS (SELECT id, status, last_heartbeat_at FROM nodes WHERE id = $1 AND token_hash = $2 FOR NO KEY UPDATE),
             u AS (UPDATE nodes n SET status = $3, last_heartbeat_at = $4, metrics = $5::jsonb
                     FROM old WHERE n.id = old.id RETURNING old.status AS previous, old.last_heartbeat_at AS previous_at)
        SELECT previous, previous_at FROM u`,
-      [nodeId, hashToken(token), NodeStatus.ONLINE, now, JSON.stringify(metrics)],
+      [nodeId, tokenHash, NodeStatus.ONLINE, now, JSON.stringify(metrics)],
     );
     // Not this node's token, or no such node: the slow path says which.
-    if (rows.length === 0) return this.heartbeat(await this.authenticate(nodeId, token), body);
+    if (rows.length === 0) {
+      this.arrivals.forget(nodeId);
+      return this.heartbeat(await this.authenticate(nodeId, token), body);
+    }
+    // Its next heartbeats count from the moment they reach this replica (HeartbeatArrivals).
+    this.arrivals.remember(nodeId, tokenHash);
     this.metrics.heartbeatGap.observe((now.getTime() - new Date(rows[0]!.previous_at).getTime()) / 1000);
     if (rows[0]!.previous === NodeStatus.OFFLINE) {
       const node = await this.nodes.findOneBy({ id: nodeId });
@@ -213,15 +229,20 @@ export class NodesService {
    * Marks every node silent for longer than `silenceMs` (NODE_OFFLINE_AFTER_MS, plus what the liveness sweep grants
    * for a stalled replica) offline, atomically, so one replica reports each.
    */
-  async sweepOffline(silenceMs = this.config.NODE_OFFLINE_AFTER_MS): Promise<NodeEntity[]> {
+  async sweepOffline(
+    silenceMs = this.config.NODE_OFFLINE_AFTER_MS,
+    /** Nodes whose heartbeat reached a replica within the threshold (HeartbeatArrivals): alive, however late recorded. */
+    alive: readonly string[] = [],
+  ): Promise<NodeEntity[]> {
     const cutoff = new Date(Date.now() - silenceMs);
-    const rows = await this.nodes
+    const query = this.nodes
       .createQueryBuilder()
       .update(NodeEntity)
       .set({ status: NodeStatus.OFFLINE })
-      .where('status = :online AND last_heartbeat_at < :cutoff', { online: NodeStatus.ONLINE, cutoff })
-      .returning('id')
-      .execute();
+      .where('status = :online AND last_heartbeat_at < :cutoff', { online: NodeStatus.ONLINE, cutoff });
+    const arrived = alive.filter(isUuid);
+    if (arrived.length) query.andWhere('id <> ALL(CAST(:arrived AS uuid[]))', { arrived });
+    const rows = await query.returning('id').execute();
     const ids = (rows.raw as Array<{ id: string }>).map((r) => r.id);
     if (ids.length === 0) return [];
     const offline = await this.nodes.findBy({ id: In(ids) });

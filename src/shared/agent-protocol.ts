@@ -41,6 +41,12 @@ export interface RegisterNodeResponse {
   /** The agent accepts control-plane calls bearing this token only. */
   controlToken: string;
   heartbeatIntervalMs: number;
+  /**
+   * How long one heartbeat attempt may take, and how soon a failed one is sent again: they agree with the control
+   * plane's offline threshold (src/shared/heartbeat-timing.ts). Absent from older control planes.
+   */
+  heartbeatTimeoutMs?: number;
+  heartbeatRetryMs?: number;
   progressIntervalMs?: number;
 }
 
@@ -78,6 +84,9 @@ export interface HeartbeatRequest {
 export interface HeartbeatResponse {
   ok: true;
   heartbeatIntervalMs: number;
+  /** As in RegisterNodeResponse. */
+  heartbeatTimeoutMs?: number;
+  heartbeatRetryMs?: number;
   /** How often the agent pushes download progress (`POST /api/nodes/{nodeId}/states`); longer in a bigger fleet. */
   progressIntervalMs?: number;
 }

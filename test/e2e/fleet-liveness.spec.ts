@@ -1,3 +1,4 @@
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppHarness, type Subscription } from '../support/app-harness.js';
 import { addGgufRepo, catalogEntry, writeCatalog } from '../support/factories.js';
@@ -7,6 +8,67 @@ import { MAIN_JS, startProcess, type RunningProcess } from '../support/processes
 import { SimFleet } from '../support/sim-agents.js';
 
 const MODELS = ['fleet-one', 'fleet-two', 'fleet-three'];
+
+/**
+ * A TCP relay to one replica. With `holdBodies`, each new connection's request line and headers go through at once and
+ * the rest (the body) is kept back: the replica has the request in hand and cannot finish reading it.
+ */
+class HeaderRelay {
+  private holdBodies = false;
+  heldRequests = 0;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(target: URL): Promise<HeaderRelay> {
+    let relay: HeaderRelay | null = null;
+    const server = createServer((client) => relay!.relay(client, target));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    relay = new HeaderRelay(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return relay;
+  }
+
+  private relay(client: Socket, target: URL): void {
+    const upstream = connect(Number(target.port), target.hostname);
+    this.sockets.add(client).add(upstream);
+    const hold = this.holdBodies;
+    let seen = Buffer.alloc(0);
+    let passed = false;
+    client.on('data', (chunk: Buffer) => {
+      if (!hold) return void upstream.write(chunk);
+      if (passed) return;
+      seen = Buffer.concat([seen, chunk]);
+      const end = seen.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      passed = true;
+      this.heldRequests++;
+      upstream.write(seen.subarray(0, end + 4));
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(upstream);
+    };
+    client.on('close', close).on('error', close);
+    upstream.on('close', close).on('error', close);
+  }
+
+  /** From now on, every request's body is held (connections open before are closed, so the agent opens new ones). */
+  hold(): void {
+    this.holdBodies = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
 const JOIN_TOKEN = 'fleet-liveness-join-token-0123456789abcdef';
 
 interface NodeEvent {
@@ -100,6 +162,56 @@ describe('fleet liveness and dispatch across replicas', () => {
     expect(events.events.map((e) => e.nodeStatusChanged.status)).toEqual(['OFFLINE']);
     expect(await nodeStatus(nodeId)).toBe('OFFLINE');
     events.close();
+  });
+
+  it('counts a heartbeat from the moment it reaches a replica: never OFFLINE while heartbeats arrive, however long they take to record', async () => {
+    // The agent speaks to replica A through a relay that, once told to, passes each request's line and headers at once
+    // but withholds its body: A holds every heartbeat and can record none of them, as a replica whose event loop is
+    // saturated holds heartbeats it has read but not yet written (and for longer than NODE_OFFLINE_AFTER_MS here).
+    const relay = await HeaderRelay.start(new URL(aUrl));
+    const slow = await startAgent({ url: relay.url, config: { NODE_JOIN_TOKEN: JOIN_TOKEN } }, 'node-held');
+    try {
+      const nodeId = await waitUntil('the agent joined through the relay', async () => {
+        const { nodes } = await b.data<{ nodes: Array<{ id: string; name: string; status: string }> }>(
+          '{ nodes { id name status } }',
+        );
+        return nodes.find((n) => n.name === 'node-held' && n.status === 'ONLINE')?.id;
+      });
+      const lastRecorded = async () =>
+        (
+          await b.data<{ node: { lastHeartbeatAt: string } }>('query($id: ID!) { node(id: $id) { lastHeartbeatAt } }', {
+            id: nodeId,
+          })
+        ).node.lastHeartbeatAt;
+      // A has recorded at least one more heartbeat from this node (it knows the node's token).
+      const first = await lastRecorded();
+      await waitUntil('a second heartbeat recorded', async () => (await lastRecorded()) !== first);
+      const events: Subscription<NodeEvent> = b.subscribe<NodeEvent>(
+        'subscription($id: ID) { nodeStatusChanged(nodeId: $id) { nodeId status } }',
+        { id: nodeId },
+      );
+      await new Promise((r) => setTimeout(r, 500));
+
+      relay.hold();
+      // A request complete before the hold may still be recorded: what counts is from a moment later.
+      await new Promise((r) => setTimeout(r, 1000));
+      const heldSince = await lastRecorded();
+      // Two and a half thresholds: without arrivals counted, B would call the node OFFLINE after one.
+      await new Promise((r) => setTimeout(r, 15_000));
+      expect(relay.heldRequests).toBeGreaterThan(3);
+      expect(await lastRecorded()).toBe(heldSince);
+      expect(events.events.filter((e) => e.nodeStatusChanged.status === 'OFFLINE')).toEqual([]);
+      expect(await nodeStatus(nodeId)).toBe('ONLINE');
+
+      // The agent stops: its arrivals stop too, and the node goes OFFLINE (within 2 × NODE_OFFLINE_AFTER_MS + a sweep).
+      await slow.kill();
+      await events.waitFor(1, 60_000);
+      expect(events.events.map((e) => e.nodeStatusChanged.status)).toEqual(['OFFLINE']);
+      events.close();
+    } finally {
+      await removeAgent(slow);
+      await relay.close();
+    }
   });
 
   it('dispatches exactly once per node × model when both replicas are asked at once, many times', async () => {

@@ -16,10 +16,15 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startProcess(script: string, env: Record<string, string>): RunningProcess {
+export function startProcess(
+  script: string,
+  env: Record<string, string>,
+  /** Node options for this process (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
+  execArgv: readonly string[] = [],
+): RunningProcess {
   const cleanEnv = { ...process.env };
   delete cleanEnv.NODE_OPTIONS;
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...execArgv, script], {
     cwd: ROOT,
     env: { ...cleanEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,6 +8,7 @@ import type {
   RegisterNodeResponse,
   StatesReportResponse,
 } from '../../src/shared/agent-protocol.js';
+import { heartbeatRetryMs } from '../../src/shared/heartbeat-timing.js';
 
 const GiB = 1024 ** 3;
 
@@ -43,8 +44,8 @@ interface Download {
 
 /**
  * A simulated agent speaking the real node protocol over HTTP, with no files: it registers with the join token,
- * heartbeats at the interval the control plane gives (fixed cadence, a failed one retried within a second, one given up
- * after two intervals, as `src/agent/node-agent.ts` does) with the state of every model it holds, serves
+ * heartbeats at the interval the control plane gives (fixed cadence, each attempt given up and a failed one retried
+ * after the timeout and retry delay the control plane gives, as `src/agent/node-agent.ts` does) with the state of every model it holds, serves
  * `POST /v1/agent/downloads` on an HTTP server of its own (202 with `Prefer: respond-async`), then pushes the
  * transfer's states (`POST /api/nodes/{id}/states`: DOWNLOADING at once, progress at the pace the control plane asks,
  * READY after `downloadMs`).
@@ -56,6 +57,8 @@ class SimAgent {
   private server: Server | null = null;
   private url = '';
   private heartbeatMs = 5000;
+  private heartbeatTimeoutMs: number | null = null;
+  private heartbeatRetryMs: number | null = null;
   private progressMs = 1000;
   private version = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -115,7 +118,7 @@ class SimAgent {
     this.nodeId = res.nodeId;
     this.nodeToken = res.nodeToken;
     this.controlToken = res.controlToken;
-    this.heartbeatMs = res.heartbeatIntervalMs;
+    this.learnTiming(res);
     if (res.progressIntervalMs) this.progressMs = res.progressIntervalMs;
     // The first heartbeat at once (it carries the models), then on a cadence spread over the interval.
     await this.heartbeat();
@@ -139,7 +142,7 @@ class SimAgent {
     const started = Date.now();
     const ok = await this.heartbeat();
     if (this.stopped) return;
-    const retryMs = Math.min(1000, Math.max(100, this.heartbeatMs / 4));
+    const retryMs = this.heartbeatRetryMs ?? heartbeatRetryMs(this.heartbeatMs);
     const delay = ok ? Math.max(0, this.heartbeatMs - (Date.now() - started)) : retryMs;
     this.timer = setTimeout(() => void this.beat(), delay);
   }
@@ -164,9 +167,9 @@ class SimAgent {
         `/api/nodes/${this.nodeId}/heartbeat`,
         body,
         { authorization: `Bearer ${this.nodeToken}` },
-        Math.max(5000, 2 * this.heartbeatMs),
+        this.heartbeatTimeoutMs ?? Math.max(5000, 2 * this.heartbeatMs),
       );
-      this.heartbeatMs = res.heartbeatIntervalMs;
+      this.learnTiming(res);
       if (res.progressIntervalMs) this.progressMs = res.progressIntervalMs;
       this.fleet.heartbeats.push({ at: Date.now(), ms: performance.now() - t0, ok: true });
       // A heartbeat carries every state: a READY the pushes have not delivered yet arrived with it.
@@ -177,6 +180,12 @@ class SimAgent {
       this.fleet.heartbeatErrors.push(`${this.name}: ${(err as Error).message}`);
       return false;
     }
+  }
+
+  private learnTiming(res: HeartbeatResponse | RegisterNodeResponse): void {
+    this.heartbeatMs = res.heartbeatIntervalMs;
+    this.heartbeatTimeoutMs = res.heartbeatTimeoutMs ?? null;
+    this.heartbeatRetryMs = res.heartbeatRetryMs ?? null;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
