@@ -1,7 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * The repository root, whether this file runs from the sources (test/support, under jest) or built
+ * (dist/test/support, imported by the compiled benchmarks in dist/bench).
+ */
+export const ROOT = fileURLToPath(
+  new URL(/\/dist\/test\/support\/[^/]+\.js$/.test(import.meta.url) ? '../../../' : '../../', import.meta.url),
+);
 
 /** The built entrypoints (`npm test` builds first): real processes, as an operator runs them. */
 export const MAIN_JS = `${ROOT}dist/src/main.js`;
