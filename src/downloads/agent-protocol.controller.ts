@@ -21,6 +21,8 @@ import { ModelStateRelay } from './model-state-relay.service.js';
 @NodeProtocol()
 @UseFilters(DomainExceptionFilter)
 export class AgentProtocolController {
+  private readonly unchanged = new ReportedStates();
+
   constructor(
     private readonly nodes: NodesService,
     private readonly relay: ModelStateRelay,
@@ -46,7 +48,14 @@ export class AgentProtocolController {
     @Headers('authorization') authorization?: string,
   ): Promise<HeartbeatResponse> {
     const heartbeat = await this.nodes.recordHeartbeat(nodeId, bearerOf(authorization), body);
-    await this.apply(nodeId, heartbeat.models);
+    if (this.unchanged.changed(nodeId, heartbeat.models)) {
+      try {
+        await this.apply(nodeId, heartbeat.models);
+      } catch (err) {
+        this.unchanged.forget(nodeId);
+        throw err;
+      }
+    }
     const { intervalMs, timeoutMs, retryMs } = this.nodes.timing;
     return {
       ok: true,
@@ -81,5 +90,38 @@ export class AgentProtocolController {
         retryable: retryable.get(s.modelId),
       })),
     );
+  }
+}
+
+/** How long a heartbeat's states are taken as written without writing them again (see ReportedStates). */
+const UNCHANGED_FOR_MS = 30_000;
+/** Nodes remembered, at most. */
+const REMEMBERED_NODES = 100_000;
+
+/**
+ * The states each node's last heartbeats carried through this replica, as (model, version) pairs. A heartbeat carries
+ * every state of its node; most carry exactly what the previous one did, and writing them again changes nothing (a
+ * state is only written over by a newer version). Such a heartbeat skips the write — one statement less per heartbeat —
+ * for up to UNCHANGED_FOR_MS, after which the states are written again anyway (so a state removed meanwhile, e.g. by
+ * unregistering and registering a model again, comes back within that time).
+ */
+class ReportedStates {
+  private readonly last = new Map<string, { digest: string; at: number }>();
+
+  /** Whether these states differ from what this node last reported here (or that was long ago); records them. */
+  changed(nodeId: string, models: readonly AgentModelState[]): boolean {
+    const digest = models.map((m) => `${m.modelId}\u0000${m.version}`).join('\u0001');
+    const now = Date.now();
+    const previous = this.last.get(nodeId);
+    if (previous && previous.digest === digest && now - previous.at < UNCHANGED_FOR_MS) return false;
+    this.last.delete(nodeId);
+    if (this.last.size >= REMEMBERED_NODES) this.last.delete(this.last.keys().next().value!);
+    this.last.set(nodeId, { digest, at: now });
+    return true;
+  }
+
+  /** The write failed: the next heartbeat writes again. */
+  forget(nodeId: string): void {
+    this.last.delete(nodeId);
   }
 }

@@ -189,7 +189,8 @@ export class NodesService {
       const node = await this.nodes.findOneBy({ id: nodeId });
       if (node) await this.publishStatus(node);
     }
-    await this.events.publishSafely(Topic.METRICS_UPDATED, metricsPayload(nodeId, metrics));
+    // Not awaited: the answer to the agent does not wait for subscribers (one Redis connection keeps their order).
+    void this.events.publishSafely(Topic.METRICS_UPDATED, metricsPayload(nodeId, metrics));
     return parsed.data;
   }
 

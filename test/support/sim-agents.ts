@@ -1,4 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent as HttpAgent,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type {
   AgentDownloadRequest,
   AgentModelState,
@@ -307,28 +314,63 @@ class SimAgent {
     }
   }
 
-  private async call<T>(
+  /**
+   * One call to the control plane on a kept-alive connection (node:http, not fetch: 500 agents in one process must
+   * cost the machine little, or the simulator, not the control plane, is what the benchmark measures).
+   */
+  private call<T>(
     method: string,
     path: string,
     body: unknown,
     headers: Record<string, string>,
     timeoutMs = 10_000,
   ): Promise<T> {
-    const res = await fetch(`${this.controlPlane}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
+    const payload = JSON.stringify(body);
+    return new Promise<T>((resolve, reject) => {
+      const req = httpRequest(
+        `${this.controlPlane}${path}`,
+        {
+          method,
+          agent: this.fleet.httpAgent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', fail);
+          res.on('end', () => {
+            clearTimeout(timer);
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = res.statusCode ?? 0;
+            if (status < 200 || status >= 300)
+              return reject(new Error(`${method} ${path} → ${status}: ${text.slice(0, 200)}`));
+            try {
+              resolve(JSON.parse(text) as T);
+            } catch (err) {
+              reject(err instanceof Error ? err : new Error(String(err)));
+            }
+          });
+        },
+      );
+      const timer = setTimeout(
+        () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      function fail(err: Error) {
+        clearTimeout(timer);
+        reject(err);
+      }
+      req.on('error', fail);
+      req.end(payload);
     });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text.slice(0, 200)}`);
-    return JSON.parse(text) as T;
   }
 }
 
 /** Many simulated agents in one process (one small HTTP server each), and what they observed. */
 export class SimFleet {
   readonly agents: SimAgent[] = [];
+  /** Kept-alive connections shared by every simulated agent (each request still says which node it speaks for). */
+  readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1024 });
   readonly heartbeats: HeartbeatSample[] = [];
   readonly heartbeatErrors: string[] = [];
   readonly pushes: number[] = [];
@@ -370,5 +412,6 @@ export class SimFleet {
 
   async stop(): Promise<void> {
     await Promise.all(this.agents.map((a) => a.stop()));
+    this.httpAgent.destroy();
   }
 }
