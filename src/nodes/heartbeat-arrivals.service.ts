@@ -56,13 +56,20 @@ export class HeartbeatArrivals {
     this.redis.zadd(this.key, Date.now(), nodeId).catch(() => undefined);
   }
 
-  /** Nodes whose heartbeat reached some replica within the last `windowMs`; older marks are dropped. */
+  /**
+   * Nodes whose heartbeat reached some replica within the last `windowMs`; older marks are dropped. With Redis away,
+   * none: the heartbeats recorded in Postgres decide alone, as the sweep must go on.
+   */
   async since(windowMs: number): Promise<string[]> {
     const from = Date.now() - windowMs;
-    const [, recent] = await Promise.all([
-      this.redis.zremrangebyscore(this.key, '-inf', `(${from - windowMs}`),
-      this.redis.zrangebyscore(this.key, from, '+inf'),
-    ]);
-    return recent;
+    try {
+      const [, recent] = await Promise.all([
+        this.redis.zremrangebyscore(this.key, '-inf', `(${from - windowMs}`),
+        this.redis.zrangebyscore(this.key, from, '+inf'),
+      ]);
+      return recent;
+    } catch {
+      return [];
+    }
   }
 }
