@@ -28,6 +28,18 @@ async function main(): Promise<void> {
   await app.listen(config.PORT, config.HOST);
   const { port } = app.getHttpServer().address() as { port: number };
   console.log(`llmfleet control plane listening on http://${config.HOST}:${port} (GraphQL at /graphql)`);
+  if (config.NODE_HEARTBEAT_PORT !== undefined) {
+    const [{ HeartbeatListener }, { AgentProtocolController }] = await Promise.all([
+      import('./nodes/heartbeat-listener.js'),
+      import('./downloads/agent-protocol.controller.js'),
+    ]);
+    const protocol = app.get(AgentProtocolController);
+    const listener = await HeartbeatListener.start(app, config, port, (nodeId, heartbeat) =>
+      protocol.applyHeartbeatStates(nodeId, heartbeat),
+    );
+    lifecycle.onShutdown(() => listener.stop());
+    console.log(`llmfleet heartbeat listener on http://${config.HOST}:${listener.port} (its own thread)`);
+  }
   if (config.EMBEDDED_AGENT) {
     const { JoinTokenService } = await import('./nodes/join-token.service.js');
     const joinTokens = app.get(JoinTokenService);

@@ -91,8 +91,11 @@ export class ControlPlaneClient {
     return res;
   }
 
-  /** `timeoutMs`: the control plane's heartbeatTimeoutMs, so a slow answer is retried before the node looks silent. */
-  async heartbeat(body: HeartbeatRequest, timeoutMs = 10_000): Promise<HeartbeatResponse> {
+  /**
+   * `timeoutMs`: the control plane's heartbeatTimeoutMs, so a slow answer is retried before the node looks silent.
+   * `url`: the control plane's heartbeat listener (heartbeatUrl), when it has one.
+   */
+  async heartbeat(body: HeartbeatRequest, timeoutMs = 10_000, url?: string): Promise<HeartbeatResponse> {
     if (!this.credentials) throw new ControlPlaneError(401, 'not registered');
     return this.request<HeartbeatResponse>(
       'PUT',
@@ -100,6 +103,7 @@ export class ControlPlaneClient {
       body,
       { authorization: `Bearer ${this.credentials.nodeToken}` },
       timeoutMs,
+      url,
     );
   }
 
@@ -152,8 +156,9 @@ export class ControlPlaneClient {
     body: unknown,
     headers: Record<string, string>,
     timeoutMs = 10_000,
+    baseUrl = this.baseUrl,
   ): Promise<T> {
-    const res = await fetch(`${this.baseUrl}${path}`, {
+    const res = await fetch(`${baseUrl}${path}`, {
       method,
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),

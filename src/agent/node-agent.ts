@@ -39,6 +39,9 @@ export class NodeAgent {
   /** From the control plane's answers (shared/heartbeat-timing.ts); the older rule while it says nothing. */
   private heartbeatTimeoutMs: number | null = null;
   private heartbeatRetryMs: number | null = null;
+  /** The control plane's heartbeat listener (heartbeatUrl); after a failed attempt, the control plane's URL. */
+  private heartbeatUrl: string | null = null;
+  private heartbeatFailed = false;
   private stopped = false;
   private registered = false;
   url = '';
@@ -171,6 +174,7 @@ export class NodeAgent {
       const res = await this.controlPlane.heartbeat(
         { metrics: await this.metrics.metrics(), models: this.models.snapshot() },
         this.heartbeatTimeoutMs ?? Math.max(5000, 2 * this.heartbeatMs),
+        (!this.heartbeatFailed && this.heartbeatUrl) || undefined,
       );
       ok = true;
       await this.reportStartupFailures();
@@ -178,6 +182,8 @@ export class NodeAgent {
       if (res.progressIntervalMs) this.pusher.setInterval(res.progressIntervalMs);
     } catch (err) {
       if (err instanceof ControlPlaneError && [401, 403, 404].includes(err.status)) this.registered = false;
+      // The next attempt goes to the control plane's own URL, whose answer names the listener again.
+      this.heartbeatFailed = true;
       this.log.warn({ err: (err as Error).message }, 'control plane unreachable; retrying');
     }
     if (!this.stopped) {
@@ -192,6 +198,8 @@ export class NodeAgent {
     this.heartbeatMs = res.heartbeatIntervalMs;
     this.heartbeatTimeoutMs = res.heartbeatTimeoutMs ?? null;
     this.heartbeatRetryMs = res.heartbeatRetryMs ?? null;
+    this.heartbeatUrl = res.heartbeatUrl ?? null;
+    this.heartbeatFailed = false;
   }
 
   private async reportStartupFailures(): Promise<void> {

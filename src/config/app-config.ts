@@ -137,6 +137,16 @@ export const appConfigSchema = z
      */
     NODE_OFFLINE_AFTER_MS: z.coerce.number().int().min(300).default(20_000),
     /**
+     * A port of its own for heartbeats (`PUT /api/nodes/{id}/heartbeat`), served by a thread with its own event loop and
+     * Postgres connection, so heavy work on the main thread never delays them; agents learn its URL when they register.
+     * Unset: heartbeats on PORT. 0: any free port.
+     */
+    NODE_HEARTBEAT_PORT: port.optional(),
+    /** The heartbeat listener's URL as agents reach it; unset: the host agents registered with, at NODE_HEARTBEAT_PORT. */
+    NODE_HEARTBEAT_PUBLIC_URL: url(['http:', 'https:'])
+      .transform((v) => v.replace(/\/+$/, ''))
+      .optional(),
+    /**
      * GraphQL operations over HTTP executing at once per replica; more wait in a fair queue (0: no limit). A replica
      * runs JavaScript on one thread: more than a couple at once adds no throughput, only heartbeat latency (fleet bench,
      * 500 nodes, 16 heavy clients: heartbeat p99 0.97 s at 2, 3.9 s at 4, same read throughput).
@@ -211,6 +221,9 @@ export const appConfigSchema = z
     NODE_ENV: z.string().default('development'),
   })
   .superRefine((c, ctx) => {
+    if (c.NODE_HEARTBEAT_PORT !== undefined && c.NODE_HEARTBEAT_PORT !== 0 && c.NODE_HEARTBEAT_PORT === c.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['NODE_HEARTBEAT_PORT'], message: 'must differ from PORT (or be unset)' });
+    }
     const problem = heartbeatTimingProblem(c.NODE_HEARTBEAT_INTERVAL_MS, c.NODE_OFFLINE_AFTER_MS);
     if (problem) ctx.addIssue({ code: 'custom', path: ['NODE_OFFLINE_AFTER_MS'], message: problem });
   });

@@ -3,8 +3,10 @@ import { NodeProtocol } from '../auth/auth-policy.js';
 import { DomainExceptionFilter } from '../errors/domain-exception.filter.js';
 import { bearerOf } from '../nodes/node-tokens.js';
 import { NodesService } from '../nodes/nodes.service.js';
+import { heartbeatUrlFor } from '../nodes/heartbeat-listener.js';
 import type {
   AgentModelState,
+  HeartbeatRequest,
   HeartbeatResponse,
   RegisterNodeResponse,
   StatesReportResponse,
@@ -34,9 +36,11 @@ export class AgentProtocolController {
   async register(
     @Body() body: unknown,
     @Headers('x-llmfleet-join-token') joinToken?: string,
+    @Headers('host') host?: string,
   ): Promise<RegisterNodeResponse> {
     return {
       ...(await this.nodes.register(body, joinToken ?? null)),
+      heartbeatUrl: heartbeatUrlFor(host),
       progressIntervalMs: this.nodes.progressIntervalMs,
     };
   }
@@ -46,24 +50,30 @@ export class AgentProtocolController {
     @Param('nodeId') nodeId: string,
     @Body() body: unknown,
     @Headers('authorization') authorization?: string,
+    @Headers('host') host?: string,
   ): Promise<HeartbeatResponse> {
     const heartbeat = await this.nodes.recordHeartbeat(nodeId, bearerOf(authorization), body);
-    if (this.unchanged.changed(nodeId, heartbeat.models)) {
-      try {
-        await this.apply(nodeId, heartbeat.models);
-      } catch (err) {
-        this.unchanged.forget(nodeId);
-        throw err;
-      }
-    }
+    await this.applyHeartbeatStates(nodeId, heartbeat);
     const { intervalMs, timeoutMs, retryMs } = this.nodes.timing;
     return {
       ok: true,
       heartbeatIntervalMs: intervalMs,
       heartbeatTimeoutMs: timeoutMs,
       heartbeatRetryMs: retryMs,
+      heartbeatUrl: heartbeatUrlFor(host),
       progressIntervalMs: this.nodes.progressIntervalMs,
     };
+  }
+
+  /** A recorded heartbeat's model states (here, or from the heartbeat listener's thread). */
+  async applyHeartbeatStates(nodeId: string, heartbeat: HeartbeatRequest): Promise<void> {
+    if (!this.unchanged.changed(nodeId, heartbeat.models)) return;
+    try {
+      await this.apply(nodeId, heartbeat.models);
+    } catch (err) {
+      this.unchanged.forget(nodeId);
+      throw err;
+    }
   }
 
   @Post(':nodeId/states')

@@ -194,6 +194,27 @@ export class NodesService {
     return parsed.data;
   }
 
+  /**
+   * What follows a heartbeat the heartbeat listener's thread recorded (heartbeat-listener.ts): the same as after
+   * recordHeartbeat's statement, on the main thread.
+   */
+  async afterRecordedHeartbeat(
+    nodeId: string,
+    tokenHash: string,
+    heartbeat: HeartbeatRequest,
+    previous: string,
+    previousAt: number,
+    at: number,
+  ): Promise<void> {
+    this.arrivals.remember(nodeId, tokenHash);
+    this.metrics.heartbeatGap.observe((at - previousAt) / 1000);
+    if (previous === (NodeStatus.OFFLINE as string)) {
+      const node = await this.nodes.findOneBy({ id: nodeId });
+      if (node) await this.publishStatus(node);
+    }
+    void this.events.publishSafely(Topic.METRICS_UPDATED, metricsPayload(nodeId, heartbeat.metrics));
+  }
+
   /** The node this bearer token belongs to, by id only (state reports need nothing else of it). */
   async authenticateId(nodeId: string, token: string | null): Promise<string> {
     if (token && isUuid(nodeId)) {

@@ -47,6 +47,12 @@ export interface RegisterNodeResponse {
    */
   heartbeatTimeoutMs?: number;
   heartbeatRetryMs?: number;
+  /**
+   * Where to send heartbeats, when the control plane runs a heartbeat listener of its own (NODE_HEARTBEAT_PORT);
+   * absent: to the control plane's URL, as every other call. After a failed attempt the agent tries its control
+   * plane's URL, whose answer names this again.
+   */
+  heartbeatUrl?: string;
   progressIntervalMs?: number;
 }
 
@@ -87,6 +93,7 @@ export interface HeartbeatResponse {
   /** As in RegisterNodeResponse. */
   heartbeatTimeoutMs?: number;
   heartbeatRetryMs?: number;
+  heartbeatUrl?: string;
   /** How often the agent pushes download progress (`POST /api/nodes/{nodeId}/states`); longer in a bigger fleet. */
   progressIntervalMs?: number;
 }

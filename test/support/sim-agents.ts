@@ -66,6 +66,9 @@ class SimAgent {
   private heartbeatMs = 5000;
   private heartbeatTimeoutMs: number | null = null;
   private heartbeatRetryMs: number | null = null;
+  /** The control plane's heartbeat listener, when it names one; after a failed attempt, its own URL (as the agent). */
+  private heartbeatUrl: string | null = null;
+  private heartbeatFailed = false;
   private progressMs = 1000;
   private version = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -175,6 +178,7 @@ class SimAgent {
         body,
         { authorization: `Bearer ${this.nodeToken}` },
         this.heartbeatTimeoutMs ?? Math.max(5000, 2 * this.heartbeatMs),
+        (!this.heartbeatFailed && this.heartbeatUrl) || this.controlPlane,
       );
       this.learnTiming(res);
       if (res.progressIntervalMs) this.progressMs = res.progressIntervalMs;
@@ -183,6 +187,7 @@ class SimAgent {
       this.acknowledged(body.models);
       return true;
     } catch (err) {
+      this.heartbeatFailed = true;
       this.fleet.heartbeats.push({ at: Date.now(), ms: performance.now() - t0, ok: false });
       this.fleet.heartbeatErrors.push(`${this.name}: ${(err as Error).message}`);
       return false;
@@ -193,6 +198,8 @@ class SimAgent {
     this.heartbeatMs = res.heartbeatIntervalMs;
     this.heartbeatTimeoutMs = res.heartbeatTimeoutMs ?? null;
     this.heartbeatRetryMs = res.heartbeatRetryMs ?? null;
+    this.heartbeatUrl = res.heartbeatUrl ?? null;
+    this.heartbeatFailed = false;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -324,11 +331,12 @@ class SimAgent {
     body: unknown,
     headers: Record<string, string>,
     timeoutMs = 10_000,
+    baseUrl = this.controlPlane,
   ): Promise<T> {
     const payload = JSON.stringify(body);
     return new Promise<T>((resolve, reject) => {
       const req = httpRequest(
-        `${this.controlPlane}${path}`,
+        `${baseUrl}${path}`,
         {
           method,
           agent: this.fleet.httpAgent,

@@ -62,4 +62,12 @@ describe('heartbeat timing', () => {
       NODE_OFFLINE_AFTER_MS: 800,
     });
   });
+
+  it('refuses a heartbeat port equal to PORT, and takes none by default', () => {
+    expect(configError({ PORT: '3000', NODE_HEARTBEAT_PORT: '3000' })).toContain(
+      'NODE_HEARTBEAT_PORT="3000": must differ from PORT',
+    );
+    expect(parseAppConfig({}).NODE_HEARTBEAT_PORT).toBeUndefined();
+    expect(parseAppConfig({ NODE_HEARTBEAT_PORT: '0' }).NODE_HEARTBEAT_PORT).toBe(0);
+  });
 });

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { AppHarness } from '../support/app-harness.js';
+import { addGgufRepo, catalogEntry, writeCatalog } from '../support/factories.js';
+import { FakeHub } from '../support/fake-hub.js';
+import { waitUntil } from '../support/fleet.js';
+import { MAIN_JS, startProcess, type RunningProcess } from '../support/processes.js';
+import { SimFleet } from '../support/sim-agents.js';
+
+const JOIN_TOKEN = 'heartbeat-listener-join-token-0123456789ab';
+const MODEL = 'listener-one';
+
+/**
+ * NODE_HEARTBEAT_PORT: a control plane (its own process) serving heartbeats on a thread and port of their own. Agents
+ * learn the URL when they register; heartbeats sent there are recorded with everything they carry (liveness, metrics,
+ * model states), and anything the thread does not record itself gets the main port's own answer.
+ */
+describe('heartbeat listener on its own thread', () => {
+  let hub: FakeHub;
+  let b: AppHarness;
+  let c: RunningProcess;
+  let cUrl: string;
+  let listenerPort: string;
+  let fleet: SimFleet | null = null;
+
+  beforeAll(async () => {
+    hub = await FakeHub.start();
+    addGgufRepo(hub, `org/${MODEL}-GGUF`, [`${MODEL}-Q4_K_M.gguf`]);
+    const catalog = await writeCatalog([
+      catalogEntry({ id: MODEL, repo: `org/${MODEL}-GGUF`, recommended_filename: `${MODEL}-Q4_K_M.gguf` }),
+    ]);
+    const settings = {
+      HF_ENDPOINT: hub.url,
+      SUPPORTED_MODELS_PATH: catalog,
+      NODE_JOIN_TOKEN: JOIN_TOKEN,
+      NODE_HEARTBEAT_INTERVAL_MS: '500',
+      NODE_OFFLINE_AFTER_MS: '5000',
+    };
+    b = await AppHarness.start(settings);
+    c = startProcess(MAIN_JS, {
+      ...settings,
+      DATABASE_URL: b.config.DATABASE_URL,
+      REDIS_URL: b.config.REDIS_URL,
+      REDIS_PREFIX: b.config.REDIS_PREFIX,
+      ADMIN_API_KEY: b.adminKey,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      EMBEDDED_AGENT: 'false',
+      NODE_HEARTBEAT_PORT: '0',
+    });
+    await c.waitForOutput(/heartbeat listener on http:\/\/[^:]+:\d+/, 60_000);
+    cUrl = `http://127.0.0.1:${/listening on http:\/\/[^:]+:(\d+)/.exec(c.output())![1]}`;
+    listenerPort = /heartbeat listener on http:\/\/[^:]+:(\d+)/.exec(c.output())![1]!;
+    await b.data('mutation($id: ID!) { registerModel(modelId: $id) { id } }', { id: MODEL });
+  });
+
+  afterAll(async () => {
+    await fleet?.stop();
+    await c?.stop('SIGKILL');
+    await b?.stop();
+    await hub?.stop();
+  });
+
+  it('names its URL at registration; heartbeats sent there are recorded with their metrics and model states', async () => {
+    const register = await fetch(`${cUrl}/api/nodes/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-llmfleet-join-token': JOIN_TOKEN },
+      body: JSON.stringify({
+        name: 'listener-probe',
+        url: 'http://127.0.0.1:9',
+        protocolVersion: 1,
+        capacity: { gpus: [], vramTotalBytes: 0, ramTotalBytes: 1e9, cpuCount: 1, platform: 'linux', memoryBytes: 1e9 },
+      }),
+    });
+    const joined = (await register.json()) as { heartbeatUrl?: string; nodeId: string; nodeToken: string };
+    expect(joined.heartbeatUrl).toBe(`http://127.0.0.1:${listenerPort}`);
+
+    // Simulated agents follow heartbeatUrl as the agent does; each holds the model READY.
+    fleet = new SimFleet({ replicaUrls: [cUrl], joinToken: JOIN_TOKEN, downloadMs: 1000 });
+    await fleet.grow(3, () => [MODEL], 4096);
+    const ids = fleet.nodeIds();
+    await waitUntil('every simulated node ONLINE with metrics and its READY state, from heartbeats', async () => {
+      const { nodes } = await b.data<{
+        nodes: Array<{
+          id: string;
+          status: string;
+          metrics: { cpuUsage: number } | null;
+          models: Array<{ modelId: string; lifecycleStatus: string }>;
+        }>;
+      }>('{ nodes { id status metrics { cpuUsage } models { modelId lifecycleStatus } } }');
+      const mine = nodes.filter((n) => ids.has(n.id));
+      return (
+        mine.length === 3 &&
+        mine.every(
+          (n) =>
+            n.status === 'ONLINE' &&
+            n.metrics?.cpuUsage === 7 &&
+            n.models.some((m) => m.modelId === MODEL && m.lifecycleStatus === 'READY'),
+        )
+      );
+    });
+    const before = fleet.heartbeats.length;
+    await waitUntil('more heartbeats answered', async () => fleet!.heartbeats.length >= before + 6);
+    expect(fleet.heartbeats.every((h) => h.ok)).toBe(true);
+    expect(fleet.heartbeatErrors).toEqual([]);
+  });
+
+  it("answers what it does not record with the main port's own refusal", async () => {
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const put = (base: string, token: string) =>
+      fetch(`${base}/api/nodes/${unknown}/heartbeat`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ metrics: {}, models: [] }),
+      }).then(async (res) => ({ status: res.status, body: await res.text() }));
+    const viaListener = await put(`http://127.0.0.1:${listenerPort}`, 'not-a-token');
+    const viaMain = await put(cUrl, 'not-a-token');
+    expect(viaListener.status).toBeGreaterThanOrEqual(400);
+    expect(viaListener).toEqual(viaMain);
+    const noToken = await fetch(`http://127.0.0.1:${listenerPort}/api/nodes/${unknown}/heartbeat`, { method: 'PUT' });
+    expect(noToken.status).toBe(401);
+  });
+});
