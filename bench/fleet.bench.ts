@@ -208,6 +208,9 @@ export const fleetBench: Benchmark = {
         }),
       );
       log(`${MODELS} models registered in ${fmt((performance.now() - t0) / 1000, 1)} s`);
+      log(
+        `heartbeats: ${process.env.NODE_HEARTBEAT_PORT === undefined ? 'on the main port (default)' : 'on each replica’s heartbeat thread (NODE_HEARTBEAT_PORT)'}`,
+      );
       const paging = await paginationOf(a.url, key);
       log(
         `pagination: models ${paging.models ? 'first/after' : 'none (whole list)'}, nodes ${paging.nodes ? 'first/after' : 'none (whole list)'}`,
