@@ -67,6 +67,43 @@ function fromRow(r: RawState): NodeModelStateEntity {
   });
 }
 
+/** A state as byModels/byNodes read it: the columns of PACKED_COLUMNS, in that order, as JSON values. */
+type PackedState = [
+  nodeId: string,
+  modelId: string,
+  lifecycleStatus: LifecycleStatus,
+  bytesDone: number,
+  bytesTotal: number,
+  filePath: string | null,
+  errorCode: string | null,
+  errorMessage: string | null,
+  version: number,
+  updatedAtMs: number,
+  revision: number,
+  bytesPerSecond: number | null,
+];
+
+const PACKED_COLUMNS =
+  'node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, ' +
+  'floor(extract(epoch FROM updated_at) * 1000)::float8, revision, bytes_per_second';
+
+function fromPacked(p: PackedState): NodeModelStateEntity {
+  return Object.assign(new NodeModelStateEntity(), {
+    nodeId: p[0],
+    modelId: p[1],
+    lifecycleStatus: p[2],
+    bytesDone: p[3],
+    bytesTotal: p[4],
+    filePath: p[5],
+    errorCode: p[6],
+    errorMessage: p[7],
+    version: p[8],
+    updatedAt: new Date(p[9]),
+    revision: p[10],
+    bytesPerSecond: p[11],
+  });
+}
+
 export interface AppliedState {
   state: NodeModelStateEntity;
   /** The lifecycle before this write; null when the row is new. */
@@ -105,6 +142,37 @@ export class NodeStatesService {
       [[...nodeIds]],
     );
     return rows.map(fromRow);
+  }
+
+  /**
+   * Every state of these models, grouped by model (an entry for each id, states in node order): for list reads. Each
+   * model's states come as one JSON array built by Postgres, so a row costs one JSON.parse share instead of a dozen
+   * column parsers (a page can hold 50,000 states).
+   */
+  async byModels(modelIds: readonly string[]): Promise<Map<string, NodeModelStateEntity[]>> {
+    return this.grouped('model_id', 'node_id', 'varchar', modelIds);
+  }
+
+  /** Every state on these nodes, grouped by node (an entry for each id, states in model order), as byModels. */
+  async byNodes(nodeIds: readonly string[]): Promise<Map<string, NodeModelStateEntity[]>> {
+    return this.grouped('node_id', 'model_id', 'uuid', nodeIds);
+  }
+
+  private async grouped(
+    key: 'model_id' | 'node_id',
+    order: 'model_id' | 'node_id',
+    type: 'varchar' | 'uuid',
+    ids: readonly string[],
+  ): Promise<Map<string, NodeModelStateEntity[]>> {
+    const groups = new Map<string, NodeModelStateEntity[]>(ids.map((id) => [id, []]));
+    if (ids.length === 0) return groups;
+    const rows = await this.states.query<Array<{ key: string; states: PackedState[] }>>(
+      `SELECT ${key} AS key, json_agg(json_build_array(${PACKED_COLUMNS}) ORDER BY ${order}) AS states
+         FROM node_model_states WHERE ${key} = ANY($1::${type}[]) GROUP BY ${key}`,
+      [[...ids]],
+    );
+    for (const row of rows) groups.set(row.key, row.states.map(fromPacked));
+    return groups;
   }
 
   async get(nodeId: string, modelId: string): Promise<NodeModelStateEntity | null> {

@@ -62,8 +62,8 @@ export class NodesResolver {
 
   /** Every model state on these nodes, grouped by node (an entry for each id): one query. */
   private async statesByNode(ids: readonly string[]): Promise<Map<string, NodeModelState[]>> {
-    const byNode = new Map<string, NodeModelState[]>(ids.map((id) => [id, []]));
-    for (const row of await this.states.forNodes(ids)) byNode.get(row.nodeId)?.push(toNodeModelState(row));
+    const byNode = new Map<string, NodeModelState[]>();
+    for (const [id, rows] of await this.states.byNodes(ids)) byNode.set(id, rows.map(toNodeModelState));
     return byNode;
   }
 

@@ -52,8 +52,8 @@ export class RegistryResolver {
 
   /** Every node state of these models, grouped by model (an entry for each id): one query. */
   private async statesByModel(ids: readonly string[]): Promise<Map<string, NodeModelState[]>> {
-    const byModel = new Map<string, NodeModelState[]>(ids.map((id) => [id, []]));
-    for (const row of await this.states.forModels(ids)) byModel.get(row.modelId)?.push(toNodeModelState(row));
+    const byModel = new Map<string, NodeModelState[]>();
+    for (const [id, rows] of await this.states.byModels(ids)) byModel.set(id, rows.map(toNodeModelState));
     return byModel;
   }
 
