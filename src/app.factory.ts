@@ -20,7 +20,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.useLogger(app.get(Logger));
   // A heartbeat counts from the moment its headers are read, before anything it waits for (node-liveness.service.ts).
   const arrivals = app.get(HeartbeatArrivals);
-  app.use('/api/nodes/:nodeId/heartbeat', (req: Request, _res: Response, next: NextFunction) => {
+  app.use('/api/nodes/:nodeId/heartbeat', function heartbeatArrival(req: Request, _res: Response, next: NextFunction) {
     if (req.method === 'PUT') arrivals.arrived(String(req.params.nodeId), bearerOf(req.headers.authorization));
     next();
   });

@@ -125,7 +125,7 @@ export const SERVER_BUSY = 'SERVER_BUSY';
  * the limit when the queue is full or the wait too long.
  */
 export function graphqlAdmission(limiter: AdmissionLimiter) {
-  return (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void => {
+  return function graphqlAdmission(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     if (req.method !== 'POST' && req.method !== 'GET') return next();
     let cancel: (() => void) | null = null;
     const onClose = () => cancel?.();

@@ -27,6 +27,18 @@ interface ControllerRoute {
  */
 const KNOWN_LAYERS: Array<[string, string, string, string]> = [
   ['/', '-', '<anonymous>', 'Nest: the response hook; answers nothing'],
+  [
+    '/api/nodes/:nodeId/heartbeat',
+    '-',
+    'heartbeatArrival',
+    'HeartbeatArrivals: notes when a heartbeat with its node’s token arrived; answers nothing',
+  ],
+  [
+    '/graphql',
+    '-',
+    'graphqlAdmission',
+    'admission limiter (src/graphql/admission.ts): queues GraphQL operations; answers only 503 SERVER_BUSY',
+  ],
   ['/', '-', '<anonymous>', 'x-request-id on every response (src/serving/v1-http.ts); answers nothing'],
   ['/v1', '-', 'v1JsonParser', 'body parser for /v1 (routes below carry @InferenceApi)'],
   ['/admin/queues', '-', 'guard', 'Bull Board: guardMount (VIEWER reads, ADMIN writes)'],
