@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +35,9 @@ function fleetSizes(): number[] {
 }
 
 const DOWNLOAD_MS = Number(process.env.FLEET_BENCH_DOWNLOAD_MS ?? 10_000);
+
+/** FLEET_BENCH_PHASES=rollout: only the joins, one download and the rollout (a quicker look at dispatch). */
+const READ_PHASES = (process.env.FLEET_BENCH_PHASES ?? 'all') !== 'rollout';
 
 /** The built control plane next to this built benchmark (dist/src/main.js). */
 const MAIN_JS = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -253,82 +258,85 @@ export const fleetBench: Benchmark = {
         const add = (metric: string, value: number, unit: string, extra: Partial<BenchResult> = {}) =>
           results.push({ metric: `N=${n} ${metric}`, value, unit, ...extra });
 
-        // Heartbeats alone: two intervals of the fleet's own traffic.
-        const aloneFrom = Date.now();
-        await sleep(11_000);
-        const alone = heartbeatStats(fleet.heartbeats, aloneFrom, Date.now());
-        log(
-          `heartbeats alone: p50 ${fmt(alone.p50)} ms, p99 ${fmt(alone.p99)} ms (${alone.count}, ${alone.failed} failed)`,
-        );
-        add('heartbeat p99, no queries', alone.p99, 'ms', { goal: '< 100 ms', met: alone.p99 < 100 });
+        let offlineUnderLoad = 0;
+        if (READ_PHASES) {
+          // Heartbeats alone: two intervals of the fleet's own traffic.
+          const aloneFrom = Date.now();
+          await sleep(11_000);
+          const alone = heartbeatStats(fleet.heartbeats, aloneFrom, Date.now());
+          log(
+            `heartbeats alone: p50 ${fmt(alone.p50)} ms, p99 ${fmt(alone.p99)} ms (${alone.count}, ${alone.failed} failed)`,
+          );
+          add('heartbeat p99, no queries', alone.p99, 'ms', { goal: '< 100 ms', met: alone.p99 < 100 });
 
-        // Baseline: { __typename } on both replicas.
-        const trivial = JSON.stringify({ query: TRIVIAL_QUERY });
-        const baseline = await runLoad([trivial, trivial], 4000, false);
-        const baseRate = rateOf(baseline);
-        log(`{ __typename }: ${fmt(baseRate)} req/s over both replicas`);
-        add('{ __typename } throughput (baseline)', baseRate, 'req/s');
+          // Baseline: { __typename } on both replicas.
+          const trivial = JSON.stringify({ query: TRIVIAL_QUERY });
+          const baseline = await runLoad([trivial, trivial], 4000, false);
+          const baseRate = rateOf(baseline);
+          log(`{ __typename }: ${fmt(baseRate)} req/s over both replicas`);
+          add('{ __typename } throughput (baseline)', baseRate, 'req/s');
 
-        // Heaviest reads: the whole models matrix (uncached) on one replica, every node with its models on the other.
-        const heavyFrom = Date.now();
-        const offlineBefore = watch.since(heavyFrom, nodes);
-        const heavy = await runLoad(
-          [
-            JSON.stringify({ query: modelsPageQuery(false, `Matrix${UNIQUE}`) }),
-            JSON.stringify({ query: nodesQuery(`Nodes${UNIQUE}`) }),
-          ],
-          15_000,
-          true,
-        );
-        // Heartbeats still in flight when the load stopped count too.
-        await sleep(1000);
-        const underLoad = heartbeatStats(fleet.heartbeats, heavyFrom, Date.now());
-        const offlineUnderLoad = watch.since(heavyFrom, nodes) - offlineBefore;
-        const [mx, nd] = [summarize(heavy[0]!.latenciesMs), summarize(heavy[1]!.latenciesMs)];
-        log(
-          `heavy reads: models matrix ${fmt(heavy[0]!.requests / (heavy[0]!.elapsedMs / 1000))} req/s p99 ${fmt(mx.p99)} ms ` +
-            `(${heavy[0]!.responseBytes} B); nodes+models ${fmt(heavy[1]!.requests / (heavy[1]!.elapsedMs / 1000))} req/s ` +
-            `p99 ${fmt(nd.p99)} ms (${heavy[1]!.responseBytes} B)`,
-        );
-        log(
-          `heartbeats under load: p50 ${fmt(underLoad.p50)} ms, p99 ${fmt(underLoad.p99)} ms, max ${fmt(underLoad.max)} ms ` +
-            `(${underLoad.count}, ${underLoad.failed} failed); OFFLINE events ${offlineUnderLoad}`,
-        );
-        add(`heartbeat p99 under ${CONCURRENCY} heavy clients`, underLoad.p99, 'ms', {
-          goal: '< 100 ms',
-          met: underLoad.p99 < 100,
-          note: `${underLoad.failed} heartbeats failed; matrix p99 ${fmt(mx.p99)} ms, nodes p99 ${fmt(nd.p99)} ms`,
-        });
+          // Heaviest reads: the whole models matrix (uncached) on one replica, every node with its models on the other.
+          const heavyFrom = Date.now();
+          const offlineBefore = watch.since(heavyFrom, nodes);
+          const heavy = await runLoad(
+            [
+              JSON.stringify({ query: modelsPageQuery(false, `Matrix${UNIQUE}`) }),
+              JSON.stringify({ query: nodesQuery(`Nodes${UNIQUE}`) }),
+            ],
+            15_000,
+            true,
+          );
+          // Heartbeats still in flight when the load stopped count too.
+          await sleep(1000);
+          const underLoad = heartbeatStats(fleet.heartbeats, heavyFrom, Date.now());
+          offlineUnderLoad = watch.since(heavyFrom, nodes) - offlineBefore;
+          const [mx, nd] = [summarize(heavy[0]!.latenciesMs), summarize(heavy[1]!.latenciesMs)];
+          log(
+            `heavy reads: models matrix ${fmt(heavy[0]!.requests / (heavy[0]!.elapsedMs / 1000))} req/s p99 ${fmt(mx.p99)} ms ` +
+              `(${heavy[0]!.responseBytes} B); nodes+models ${fmt(heavy[1]!.requests / (heavy[1]!.elapsedMs / 1000))} req/s ` +
+              `p99 ${fmt(nd.p99)} ms (${heavy[1]!.responseBytes} B)`,
+          );
+          log(
+            `heartbeats under load: p50 ${fmt(underLoad.p50)} ms, p99 ${fmt(underLoad.p99)} ms, max ${fmt(underLoad.max)} ms ` +
+              `(${underLoad.count}, ${underLoad.failed} failed); OFFLINE events ${offlineUnderLoad}`,
+          );
+          add(`heartbeat p99 under ${CONCURRENCY} heavy clients`, underLoad.p99, 'ms', {
+            goal: '< 100 ms',
+            met: underLoad.p99 < 100,
+            note: `${underLoad.failed} heartbeats failed; matrix p99 ${fmt(mx.p99)} ms, nodes p99 ${fmt(nd.p99)} ms`,
+          });
 
-        // A page of 100 models with their node states, uncached, 16 clients over both replicas.
-        const page = JSON.stringify({ query: modelsPageQuery(paging.models, `Page${UNIQUE}`) });
-        const pages = await runLoad([page, page], 8000, true);
-        const pageLat = summarize(pages.flatMap((p) => p.latenciesMs));
-        log(
-          `page of ${paging.models ? 100 : MODELS} models: ${fmt(rateOf(pages))} req/s, p50 ${fmt(pageLat.p50)} ms, ` +
-            `p99 ${fmt(pageLat.p99)} ms (${pages[0]!.responseBytes} B)`,
-        );
-        add(`page of 100 models with node states p99 (${CONCURRENCY} clients)`, pageLat.p99, 'ms', {
-          goal: '< 100 ms',
-          met: pageLat.p99 < 100,
-          note: paging.models ? 'models(first: 100), uncached' : 'no pagination yet: the whole list, uncached',
-        });
+          // A page of 100 models with their node states, uncached, 16 clients over both replicas.
+          const page = JSON.stringify({ query: modelsPageQuery(paging.models, `Page${UNIQUE}`) });
+          const pages = await runLoad([page, page], 8000, true);
+          const pageLat = summarize(pages.flatMap((p) => p.latenciesMs));
+          log(
+            `page of ${paging.models ? 100 : MODELS} models: ${fmt(rateOf(pages))} req/s, p50 ${fmt(pageLat.p50)} ms, ` +
+              `p99 ${fmt(pageLat.p99)} ms (${pages[0]!.responseBytes} B)`,
+          );
+          add(`page of 100 models with node states p99 (${CONCURRENCY} clients)`, pageLat.p99, 'ms', {
+            goal: '< 100 ms',
+            met: pageLat.p99 < 100,
+            note: paging.models ? 'models(first: 100), uncached' : 'no pagination yet: the whole list, uncached',
+          });
 
-        // The whole matrix, alone, a few times (median).
-        const matrixRuns: number[] = [];
-        let cells = 0;
-        for (let i = 0; i < 5; i++) {
-          const m = await fetchMatrix(urls[i % 2]!, key);
-          matrixRuns.push(m.ms);
-          cells = m.cells;
+          // The whole matrix, alone, a few times (median).
+          const matrixRuns: number[] = [];
+          let cells = 0;
+          for (let i = 0; i < 5; i++) {
+            const m = await fetchMatrix(urls[i % 2]!, key);
+            matrixRuns.push(m.ms);
+            cells = m.cells;
+          }
+          const matrix = summarize(matrixRuns);
+          log(`whole matrix: median ${fmt(matrix.p50)} ms (${MODELS} models, ${cells} node states)`);
+          add(`whole matrix (${MODELS} models × ${n} nodes' states) median`, matrix.p50, 'ms', {
+            goal: '< 500 ms',
+            met: matrix.p50 < 500,
+            note: `${cells} node states`,
+          });
         }
-        const matrix = summarize(matrixRuns);
-        log(`whole matrix: median ${fmt(matrix.p50)} ms (${MODELS} models, ${cells} node states)`);
-        add(`whole matrix (${MODELS} models × ${n} nodes' states) median`, matrix.p50, 'ms', {
-          goal: '< 500 ms',
-          met: matrix.p50 < 500,
-          note: `${cells} node states`,
-        });
 
         // One node's download, alone: the yardstick of a rollout.
         const single = catalog.modelIds[rolloutModel++]!;
@@ -344,6 +352,11 @@ export const fleetBench: Benchmark = {
         // A rollout: 3 models to every node, each downloadModel timed.
         const rollout = [0, 1, 2].map(() => catalog.modelIds[rolloutModel++]!);
         const rolloutFrom = Date.now();
+        // The simulated agents' own process: busy enough to delay their pushes itself?
+        const simLoop = monitorEventLoopDelay({ resolution: 20 });
+        simLoop.enable();
+        const simCpu = process.cpuUsage();
+        const replicaFrom = await Promise.all(urls.map((u) => replicaMetrics(u, key)));
         const dupBefore = fleet.duplicateCommands();
         // The three asked at once, on alternate replicas, as a rollout script would; each answer timed.
         const mutationMs = await Promise.all(
@@ -354,6 +367,25 @@ export const fleetBench: Benchmark = {
           }),
         );
         const rolloutMs = (await waitReady(fleet, rollout, n, 5 * 60_000)) - rolloutFrom;
+        const simBusy = process.cpuUsage(simCpu);
+        simLoop.disable();
+        log(
+          `simulated agents' process during the rollout: CPU ${fmt((simBusy.user + simBusy.system) / 1e6, 1)} s over ` +
+            `${fmt((Date.now() - rolloutFrom) / 1000, 1)} s, event-loop delay p99 ${fmt(simLoop.percentile(99) / 1e6)} ms, ` +
+            `max ${fmt(simLoop.max / 1e6)} ms`,
+        );
+        const replicaTo = await Promise.all(urls.map((u) => replicaMetrics(u, key)));
+        const rolloutS = (Date.now() - rolloutFrom) / 1000;
+        log(
+          `replicas during the rollout: ` +
+            replicaTo
+              .map(
+                (m, i) =>
+                  `#${i} CPU ${fmt(((m.cpuSeconds - replicaFrom[i]!.cpuSeconds) / rolloutS) * 100)}% of a core, ` +
+                  `event-loop lag p99 ${fmt(m.lagP99Ms)} ms, max ${fmt(m.lagMaxMs)} ms`,
+              )
+              .join('; '),
+        );
         await sleep(1000);
         const during = heartbeatStats(fleet.heartbeats, rolloutFrom, Date.now());
         const offlineDuring = watch.since(rolloutFrom, nodes);
@@ -371,6 +403,14 @@ export const fleetBench: Benchmark = {
           `downloadModel to every node: ${mutationMs.map((ms) => fmt(ms)).join(' / ')} ms; rollout of 3 models to ` +
             `${n} nodes: ${fmt(rolloutMs / 1000, 2)} s (${fmt(rolloutMs / singleMs, 2)}× one download); ` +
             `${readyStates} of ${3 * n} READY; ${dup} duplicate dispatches`,
+        );
+        // Where a rollout's time goes: dispatch (request → the agent's command) and report (transfer end → READY taken).
+        const rolled = fleet.records.filter((r) => rollout.includes(r.modelId) && r.readyAckedAt !== null);
+        const toCommand = summarize(rolled.map((r) => r.commandAt - rolloutFrom));
+        const toAck = summarize(rolled.map((r) => r.readyAckedAt! - r.commandAt - DOWNLOAD_MS));
+        log(
+          `rollout parts: agent commanded after p50 ${fmt(toCommand.p50)} ms, max ${fmt(toCommand.max)} ms; ` +
+            `READY taken after the transfer p50 ${fmt(toAck.p50)} ms, p99 ${fmt(toAck.p99)} ms, max ${fmt(toAck.max)} ms`,
         );
         log(
           `heartbeats during the rollout: p99 ${fmt(during.p99)} ms (${during.count}, ${during.failed} failed); ` +
@@ -406,11 +446,32 @@ export const fleetBench: Benchmark = {
       await fleet?.stop();
       await Promise.all(loads.map((l) => l.close()));
       for (const r of replicas) await r.process.stop('SIGTERM');
+      // FLEET_BENCH_REPLICA_LOG_DIR: each replica's output, for a look at what it logged (LOG_LEVEL=warn).
+      const logDir = process.env.FLEET_BENCH_REPLICA_LOG_DIR;
+      if (logDir) {
+        await mkdir(logDir, { recursive: true });
+        for (const [i, r] of replicas.entries()) await writeFile(`${logDir}/replica-${i}.log`, r.process.output());
+      }
       await env.cleanup();
       await catalog.dispose();
     }
   },
 };
+
+/**
+ * A replica's own figures from /metrics: CPU seconds so far, and event-loop lag since the previous scrape (prom-client
+ * resets its lag histogram at each scrape).
+ */
+async function replicaMetrics(url: string, key: string) {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${key}` } });
+  const text = await res.text();
+  const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    cpuSeconds: value('process_cpu_seconds_total'),
+    lagP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
+    lagMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
+  };
+}
 
 /** Until every one of these models' downloads reached READY (acknowledged) on `perModel` nodes; the time it did. */
 async function waitReady(fleet: SimFleet, models: readonly string[], perModel: number, timeoutMs: number) {

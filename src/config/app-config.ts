@@ -176,7 +176,7 @@ export const appConfigSchema = z
      * Fleet-wide budget of agent progress reports per second: agents are told to report no more often than
      * PROGRESS_EVENT_INTERVAL_MS, nor more often than this budget shared over the online nodes allows.
      */
-    PROGRESS_REPORTS_PER_SECOND: z.coerce.number().int().min(1).default(200),
+    PROGRESS_REPORTS_PER_SECOND: z.coerce.number().int().min(1).default(50),
     /** A download's deadline: this much plus the time to fetch the model at DOWNLOAD_MIN_BYTES_PER_SECOND... */
     DOWNLOAD_TIMEOUT_BASE_MS: z.coerce.number().int().min(100).default(60_000),
     DOWNLOAD_MIN_BYTES_PER_SECOND: z.coerce

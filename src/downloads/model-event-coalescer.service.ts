@@ -149,9 +149,12 @@ export class ModelEventCoalescer implements BeforeApplicationShutdown {
           if (batch.held.length > 0) await this.registry.publishChange(view, batch.held.at(-1)!, batch.held);
           continue;
         }
-        for (const [j, transition] of batch.transitions.entries()) {
-          await this.registry.publishChange(view, transition, j === 0 ? [...batch.held, transition] : [transition]);
-        }
+        // Issued together, in order (one Redis connection keeps it): a rollout's group holds hundreds.
+        await Promise.all(
+          batch.transitions.map((transition, j) =>
+            this.registry.publishChange(view, transition, j === 0 ? [...batch.held, transition] : [transition]),
+          ),
+        );
       }
     }
     await this.registry.publishProgress(progressIds);

@@ -4,7 +4,13 @@ import { NodeStatesService, type AppliedState, type ControlPlaneStateUpdate } fr
 import { NodesService } from '../nodes/nodes.service.js';
 import { RegistryService, type ModelView } from '../registry/registry.service.js';
 import type { AgentModelState } from '../shared/agent-protocol.js';
+import { Grouped } from './grouped.js';
 import { ModelEventCoalescer } from './model-event-coalescer.service.js';
+
+interface Change {
+  state: NodeModelStateEntity;
+  lifecycleChanged: boolean;
+}
 
 /** Events sent to Redis at once, at most. */
 const PUBLISH_BATCH = 256;
@@ -18,6 +24,8 @@ export class ModelStateRelay implements OnApplicationShutdown {
   private readonly logger = new Logger(ModelStateRelay.name);
   /** Announcements still going out after their caller answered, in the order they were made. */
   private deferred: Promise<void> = Promise.resolve();
+  /** Agents' reports written, waiting for their events (one group at a time). */
+  private readonly reported = new Grouped<Change>((changes) => this.announce(changes));
 
   constructor(
     private readonly states: NodeStatesService,
@@ -32,10 +40,16 @@ export class ModelStateRelay implements OnApplicationShutdown {
     return applied ?? null;
   }
 
-  /** A heartbeat's worth of reports: one write for all of them, events for those that changed. */
+  /**
+   * A heartbeat's worth of reports: one write for all of them, events for those that changed. The events of reports
+   * that arrive together (a rollout's hundreds of agents) go out together: one read of their models and one of their
+   * nodes per group, not per report.
+   */
   async fromAgentReports(nodeId: string, reports: readonly AgentModelState[]): Promise<NodeModelStateEntity[]> {
     const applied = await this.states.applyAgentStates(nodeId, reports);
-    await this.announceMany(applied);
+    await this.reported.add(
+      applied.map(({ state, previous }) => ({ state, lifecycleChanged: previous !== state.lifecycleStatus })),
+    );
     return applied.map((a) => a.state);
   }
 
@@ -71,6 +85,7 @@ export class ModelStateRelay implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.deferred;
+    await this.reported.idle();
   }
 
   async fromControlPlane(update: ControlPlaneStateUpdate): Promise<NodeModelStateEntity> {

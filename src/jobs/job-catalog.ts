@@ -6,6 +6,8 @@ export enum QueueName {
 
 export enum JobName {
   DOWNLOAD_MODEL = 'download-model',
+  /** One model to many nodes: one job, bounded parallel calls to their agents (a rollout's first dispatch). */
+  DISPATCH_DOWNLOADS = 'dispatch-downloads',
   REPAIR_MODEL = 'repair-model',
 }
 
@@ -13,6 +15,13 @@ export interface DownloadModelJob {
   nodeId: string;
   modelId: string;
   /** When the user asked: bounds how long the job waits for an offline node. */
+  requestedAt: string;
+}
+
+export interface DispatchDownloadsJob {
+  modelId: string;
+  nodeIds: string[];
+  /** When the user asked (as DownloadModelJob's). */
   requestedAt: string;
 }
 
@@ -24,6 +33,7 @@ export interface RepairModelJob {
 
 export interface JobPayloads {
   [JobName.DOWNLOAD_MODEL]: DownloadModelJob;
+  [JobName.DISPATCH_DOWNLOADS]: DispatchDownloadsJob;
   [JobName.REPAIR_MODEL]: RepairModelJob;
 }
 
@@ -35,6 +45,14 @@ export function repairJobId(repairId: string): string {
 /** Deterministic ids: BullMQ refuses a second job with the same id, so a node × model never downloads twice at once. */
 export function downloadJobId(nodeId: string, modelId: string): string {
   return `download|${nodeId}|${encodeURIComponent(modelId)}`;
+}
+
+/**
+ * A batch's id: unique per enqueue (the database's conditional claim, not the job id, keeps a node × model from being
+ * dispatched twice: a batch retried after its replica died only finds the nodes still queued).
+ */
+export function dispatchBatchJobId(modelId: string, batch: string): string {
+  return `dispatch|${encodeURIComponent(modelId)}|${batch}`;
 }
 
 /**

@@ -25,6 +25,8 @@ export interface SimFleetOptions {
   joinToken: string;
   /** How long a simulated transfer lasts, from the download command to READY. */
   downloadMs: number;
+  /** A download command this node's agent refuses (503, counted in `refused`) instead of starting it. */
+  refuse?: (nodeIndex: number, modelId: string) => boolean;
 }
 
 /** One heartbeat attempt as the agent saw it. */
@@ -214,6 +216,10 @@ class SimAgent {
     if (req.headers.prefer !== 'respond-async')
       return answer(400, { error: 'the simulation answers respond-async only' });
     const request = JSON.parse(Buffer.concat(chunks).toString('utf8')) as AgentDownloadRequest;
+    if (this.fleet.options.refuse?.(this.index, request.modelId)) {
+      this.fleet.refused.push({ nodeIndex: this.index, modelId: request.modelId });
+      return answer(503, { error: 'refused by the simulation' });
+    }
     answer(202, { accepted: true, state: this.startDownload(request) });
   }
 
@@ -386,6 +392,8 @@ export class SimFleet {
   /** Download commands received per node index × model (more than one: a duplicate dispatch). */
   readonly commands = new Map<string, number>();
   readonly records: DownloadRecord[] = [];
+  /** Download commands refused (SimFleetOptions.refuse). */
+  readonly refused: Array<{ nodeIndex: number; modelId: string }> = [];
 
   constructor(readonly options: SimFleetOptions) {}
 

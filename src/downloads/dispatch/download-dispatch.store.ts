@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { NodeEntity } from '../../nodes/entities/node.entity.js';
+import type { NodeStatus } from '../../nodes/node-status.js';
 
 /**
  * Where the control plane stands with one node × model download, apart from what the agent reports:
@@ -44,6 +46,14 @@ const fromRow = (r: RawDispatch): DispatchRow => ({
   bytesTotal: Number(r.bytes_total),
   requestedAt: r.requested_at,
 });
+
+interface RawClaimedNode {
+  id: string;
+  name: string;
+  url: string;
+  status: NodeStatus;
+  control_token_sealed: string;
+}
 
 const COLUMNS = 'node_id, model_id, phase, attempt, max_attempts, bytes_total, requested_at';
 
@@ -95,6 +105,55 @@ export class DownloadDispatchStore {
     return rows.length > 0;
   }
 
+  /**
+   * A batch's claim, in one statement: these nodes' queued downloads of the model go RUNNING (as markRunning), for the
+   * nodes that exist and are not OFFLINE. Returns those nodes (what an agent call needs: raw columns, no hydration of
+   * metrics or capacity); the others stay QUEUED (see queuedOf) or were not queued at all.
+   */
+  async claimMany(modelId: string, nodeIds: readonly string[], timeoutMs: number): Promise<NodeEntity[]> {
+    if (nodeIds.length === 0) return [];
+    const rows = await this.db.query<RawClaimedNode[]>(
+      `WITH u AS (
+         UPDATE download_dispatches d SET phase = 'RUNNING', attempt = d.attempt + 1,
+           deadline_at = now() + make_interval(secs => $3::double precision / 1000), next_at = now()
+           FROM nodes n
+          WHERE n.id = d.node_id AND n.status <> 'OFFLINE'
+            AND d.model_id = $1 AND d.node_id = ANY($2::uuid[]) AND d.phase = 'QUEUED'
+          RETURNING n.id, n.name, n.url, n.status, n.control_token_sealed
+       ) SELECT * FROM u`,
+      [modelId, nodeIds, timeoutMs],
+    );
+    return rows.map((r) =>
+      Object.assign(new NodeEntity(), {
+        id: r.id,
+        name: r.name,
+        url: r.url,
+        status: r.status,
+        controlTokenSealed: r.control_token_sealed,
+      }),
+    );
+  }
+
+  /** Which of these nodes' downloads of the model are still queued. */
+  async queuedOf(modelId: string, nodeIds: readonly string[]): Promise<string[]> {
+    if (nodeIds.length === 0) return [];
+    const rows = await this.db.query<Array<{ node_id: string }>>(
+      `SELECT node_id FROM download_dispatches WHERE model_id = $1 AND node_id = ANY($2::uuid[]) AND phase = 'QUEUED'`,
+      [modelId, nodeIds],
+    );
+    return rows.map((r) => r.node_id);
+  }
+
+  /** As unmarkRunning, for many nodes of one model at once (a batch's agents that could not be told). */
+  async unmarkRunningMany(modelId: string, nodeIds: readonly string[]): Promise<void> {
+    if (nodeIds.length === 0) return;
+    await this.db.query(
+      `UPDATE download_dispatches SET phase = 'QUEUED', attempt = attempt - 1, deadline_at = NULL, next_at = now()
+       WHERE model_id = $1 AND node_id = ANY($2::uuid[]) AND phase = 'RUNNING'`,
+      [modelId, nodeIds],
+    );
+  }
+
   /** The agent could not be told after all: the attempt is given back (BullMQ retries the dispatch). */
   async unmarkRunning(nodeId: string, modelId: string): Promise<void> {
     await this.db.query(
@@ -111,6 +170,21 @@ export class DownloadDispatchStore {
       `UPDATE download_dispatches SET phase = 'DONE', deadline_at = NULL
        WHERE node_id = $1 AND model_id = ANY($2::varchar[]) AND phase IN ('QUEUED', 'RUNNING')`,
       [nodeId, modelIds],
+    );
+  }
+
+  /** As markDone, for many nodes × models at once (the READY reports of a group of agents). */
+  async markDoneMany(done: ReadonlyArray<{ nodeId: string; modelId: string }>): Promise<void> {
+    if (done.length === 0) return;
+    // In key order, so two replicas' statements never wait on each other's rows crosswise.
+    const sorted = [...done].sort((a, b) =>
+      a.nodeId === b.nodeId ? (a.modelId < b.modelId ? -1 : 1) : a.nodeId < b.nodeId ? -1 : 1,
+    );
+    await this.db.query(
+      `UPDATE download_dispatches d SET phase = 'DONE', deadline_at = NULL
+         FROM unnest($1::uuid[], $2::varchar[]) AS t(node_id, model_id)
+        WHERE d.node_id = t.node_id AND d.model_id = t.model_id AND d.phase IN ('QUEUED', 'RUNNING')`,
+      [sorted.map((d) => d.nodeId), sorted.map((d) => d.modelId)],
     );
   }
 
@@ -199,11 +273,11 @@ export class DownloadDispatchStore {
     return rows.map(fromRow);
   }
 
-  /** Pushes a queued row's due time forward (its job was enqueued again), so the next sweep leaves it alone. */
-  async touchQueued(nodeId: string, modelId: string): Promise<void> {
+  /** Pushes queued rows' due time forward (their jobs were enqueued again), so the next sweep leaves them alone. */
+  async touchQueued(modelId: string, nodeIds: readonly string[]): Promise<void> {
     await this.db.query(
-      `UPDATE download_dispatches SET next_at = now() WHERE node_id = $1 AND model_id = $2 AND phase = 'QUEUED'`,
-      [nodeId, modelId],
+      `UPDATE download_dispatches SET next_at = now() WHERE model_id = $1 AND node_id = ANY($2::uuid[]) AND phase = 'QUEUED'`,
+      [modelId, nodeIds],
     );
   }
 

@@ -3,14 +3,29 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import type { Queue } from 'bullmq';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.tokens.js';
-import { downloadJobId, JobName, QueueName, type JobPayloads } from '../../jobs/job-catalog.js';
+import { randomUUID } from 'node:crypto';
+import {
+  dispatchBatchJobId,
+  downloadJobId,
+  JobName,
+  QueueName,
+  type DispatchDownloadsJob,
+  type DownloadModelJob,
+} from '../../jobs/job-catalog.js';
 import type { NodeModelStateEntity } from '../../nodes/entities/node-model-state.entity.js';
 import { LifecycleStatus } from '../../nodes/lifecycle-status.js';
+import { Grouped } from '../grouped.js';
 import { ModelStateRelay } from '../model-state-relay.service.js';
 import { DispatchPhase, DownloadDispatchStore, type DispatchRow } from './download-dispatch.store.js';
 
 export const DOWNLOAD_TIMEOUT = 'DOWNLOAD_TIMEOUT';
 export const DOWNLOAD_FAILED = 'DOWNLOAD_FAILED';
+
+/**
+ * Nodes per dispatch job when many are asked at once: a rollout to 500 nodes is 10 jobs per model (spread over every
+ * replica's workers), each claiming its nodes in one statement and calling their agents DISPATCH_PARALLEL at a time.
+ */
+export const DISPATCH_BATCH = 50;
 
 /** An agent state as the tracker needs it: the lifecycle, and on ERROR whether a retry may help. */
 export interface ObservedState {
@@ -31,9 +46,11 @@ export interface ObservedState {
 export class DownloadTracker implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DownloadTracker.name);
   private timer: NodeJS.Timeout | undefined;
+  /** READY reports ending their downloads, written together (one statement per group of agents' reports). */
+  private readonly done = new Grouped<{ nodeId: string; modelId: string }>((d) => this.dispatches.markDoneMany(d));
 
   constructor(
-    @InjectQueue(QueueName.DOWNLOADS) private readonly queue: Queue<JobPayloads[JobName.DOWNLOAD_MODEL]>,
+    @InjectQueue(QueueName.DOWNLOADS) private readonly queue: Queue<DownloadModelJob | DispatchDownloadsJob>,
     private readonly dispatches: DownloadDispatchStore,
     private readonly relay: ModelStateRelay,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -61,31 +78,48 @@ export class DownloadTracker implements OnApplicationBootstrap, OnApplicationShu
     return this.config.DOWNLOAD_BACKOFF_MS * 2 ** Math.max(0, attempt - 1);
   }
 
-  /** Enqueues dispatch jobs for these nodes, in one round trip to Redis. */
-  async enqueue(modelId: string, nodeIds: readonly string[], delayMs = 0): Promise<void> {
+  /**
+   * Enqueues dispatch jobs for these nodes, in one round trip to Redis: batches of DISPATCH_BATCH nodes when several are
+   * due now (a rollout), one job per node otherwise or when `each` (a retry, a node to wait for, a lone node: its
+   * deterministic id keeps a second job for the same node × model out of the queue).
+   */
+  async enqueue(modelId: string, nodeIds: readonly string[], delayMs = 0, each = false): Promise<void> {
     if (nodeIds.length === 0) return;
     const requestedAt = new Date().toISOString();
+    const retried = {
+      // Reaching the agent is retried by BullMQ; the transfer's own failures by this tracker.
+      attempts: this.config.DOWNLOAD_ATTEMPTS,
+      backoff: { type: 'exponential', delay: this.config.DOWNLOAD_BACKOFF_MS },
+      removeOnComplete: true,
+      removeOnFail: true,
+    };
+    if (!each && delayMs === 0 && nodeIds.length > 1) {
+      const batches: Array<{ name: JobName; data: DispatchDownloadsJob; opts: typeof retried & { jobId: string } }> =
+        [];
+      for (let i = 0; i < nodeIds.length; i += DISPATCH_BATCH) {
+        batches.push({
+          name: JobName.DISPATCH_DOWNLOADS,
+          data: { modelId, nodeIds: nodeIds.slice(i, i + DISPATCH_BATCH), requestedAt },
+          opts: { ...retried, jobId: dispatchBatchJobId(modelId, randomUUID()) },
+        });
+      }
+      await this.queue.addBulk(batches);
+      return;
+    }
     await this.queue.addBulk(
       nodeIds.map((nodeId) => ({
         name: JobName.DOWNLOAD_MODEL,
         data: { nodeId, modelId, requestedAt },
-        opts: {
-          jobId: downloadJobId(nodeId, modelId),
-          delay: delayMs,
-          // Reaching the agent is retried by BullMQ; the transfer's own failures by this tracker.
-          attempts: this.config.DOWNLOAD_ATTEMPTS,
-          backoff: { type: 'exponential', delay: this.config.DOWNLOAD_BACKOFF_MS },
-          removeOnComplete: true,
-          removeOnFail: true,
-        },
+        opts: { ...retried, jobId: downloadJobId(nodeId, modelId), delay: delayMs },
       })),
     );
   }
 
   /** What agents reported (already written): READY ends a download, ERROR fails its attempt. */
   async observe(nodeId: string, states: readonly ObservedState[]): Promise<void> {
-    const ready = states.filter((s) => s.lifecycleStatus === LifecycleStatus.READY).map((s) => s.modelId);
-    await this.dispatches.markDone(nodeId, ready);
+    await this.done.add(
+      states.filter((s) => s.lifecycleStatus === LifecycleStatus.READY).map((s) => ({ nodeId, modelId: s.modelId })),
+    );
     for (const s of states) {
       if (s.lifecycleStatus !== LifecycleStatus.ERROR) continue;
       const row = await this.dispatches.fail(
@@ -120,9 +154,12 @@ export class DownloadTracker implements OnApplicationBootstrap, OnApplicationShu
         if (failed) await this.afterFailure(failed, why, true);
       }
       const stuck = await this.dispatches.stuckQueued(Math.max(30_000, this.config.JOB_LOCK_MS * 2));
-      for (const row of stuck) {
-        await this.enqueue(row.modelId, [row.nodeId]);
-        await this.dispatches.touchQueued(row.nodeId, row.modelId);
+      // Per model: a lost rollout batch comes back as batches (and one Redis round trip), not a job per node.
+      const byModel = new Map<string, string[]>();
+      for (const row of stuck) byModel.set(row.modelId, [...(byModel.get(row.modelId) ?? []), row.nodeId]);
+      for (const [modelId, nodeIds] of byModel) {
+        await this.enqueue(modelId, nodeIds);
+        await this.dispatches.touchQueued(modelId, nodeIds);
       }
     } catch (err) {
       this.logger.error(`Download sweep failed: ${(err as Error).message}`);
