@@ -39,7 +39,18 @@ server.listen(init.port, init.host, () => {
 });
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // This port serves heartbeats and nothing else (it is no second way into the API).
   const match = req.method === 'PUT' ? PATH.exec(req.url ?? '') : null;
+  if (!match && !(req.method === 'PUT' && /^\/api\/nodes\/[^/]+\/heartbeat\/?$/.test(req.url ?? ''))) {
+    req.resume();
+    return answer(res, 404, {
+      error: {
+        message: `This port serves PUT /api/nodes/{nodeId}/heartbeat only (NODE_HEARTBEAT_PORT); ${req.method} ${req.url} is on the control plane's main port`,
+        type: 'invalid_request_error',
+        code: 'not_found',
+      },
+    });
+  }
   let body: Buffer;
   try {
     body = await readBody(req);

@@ -105,7 +105,7 @@ describe('heartbeat listener on its own thread', () => {
     expect(fleet.heartbeatErrors).toEqual([]);
   });
 
-  it("answers what it does not record with the main port's own refusal", async () => {
+  it("answers what it does not record with the main port's own refusal, and serves nothing but heartbeats", async () => {
     const unknown = '00000000-0000-4000-8000-000000000000';
     const put = (base: string, token: string) =>
       fetch(`${base}/api/nodes/${unknown}/heartbeat`, {
@@ -119,5 +119,13 @@ describe('heartbeat listener on its own thread', () => {
     expect(viaListener).toEqual(viaMain);
     const noToken = await fetch(`http://127.0.0.1:${listenerPort}/api/nodes/${unknown}/heartbeat`, { method: 'PUT' });
     expect(noToken.status).toBe(401);
+    // Heartbeats only: the rest of the API is not reachable through this port.
+    const graphql = await fetch(`http://127.0.0.1:${listenerPort}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${b.adminKey}` },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(graphql.status).toBe(404);
+    expect(((await graphql.json()) as { error: { message: string } }).error.message).toMatch(/heartbeat only/);
   });
 });
