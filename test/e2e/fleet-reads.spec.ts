@@ -3,7 +3,7 @@ import { AppHarness } from '../support/app-harness.js';
 import { addGgufRepo, catalogEntry, writeCatalog } from '../support/factories.js';
 import { FakeHub } from '../support/fake-hub.js';
 import { waitUntil } from '../support/fleet.js';
-import { SimulatedNode } from '../support/simulated-node.js';
+import { SimulatedNode } from '../support/sim-agents.js';
 
 /** Catalog ids deliberately out of id order: the unpaged list keeps catalog order, pages go by id. */
 const CATALOG_IDS = ['zeta', 'alpha', 'mike', 'bravo', 'yankee', 'charlie', 'delta', 'kilo'];

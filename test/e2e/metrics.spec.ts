@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppHarness } from '../support/app-harness.js';
 import { addGgufRepo, catalogEntry, writeCatalog } from '../support/factories.js';
 import { FakeHub } from '../support/fake-hub.js';
-import { SimulatedNode } from '../support/simulated-node.js';
+import { SimulatedNode } from '../support/sim-agents.js';
 
 interface Sample {
   name: string;
