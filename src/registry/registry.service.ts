@@ -84,8 +84,9 @@ export class RegistryService {
   /**
    * One page in id order, after the cursor, filtered where the rows are: registered models come from one keyset query
    * that filters by derived status and text in the database and stops when the page is full; catalog models not
-   * registered (AVAILABLE) are walked in the catalog's id order (sorted once) and checked against the registry a page's
-   * worth at a time. The two runs merge by id. Nothing outside the page is read into a view.
+   * registered (AVAILABLE) are walked in the catalog's id order (sorted once), no further than a full registered page
+   * reaches, and checked against the registry a page's worth at a time. The two runs merge by id. Nothing outside the
+   * page is read into a view, and a page costs about what it holds (plus what a filter skips), not the registry.
    */
   private async page(filter: ModelFilter): Promise<ModelView[]> {
     const limit = pageLimit(filter.first);
@@ -102,19 +103,21 @@ export class RegistryService {
     const needle = filter.search?.trim().toLowerCase() || null;
     const index = this.catalogIndex();
     const catalogMatches = needle === null ? null : index.ids.filter((id) => index.text.get(id)!.includes(needle));
-    const [registered, available] = await Promise.all([
+    const registered =
       status === ModelStatus.AVAILABLE
-        ? Promise.resolve([])
-        : readRegisteredPage(this.models.manager, {
+        ? []
+        : await readRegisteredPage(this.models.manager, {
             after,
             limit,
             status,
             search: needle === null ? null : { needle, catalogIds: catalogMatches! },
-          }),
+          });
+    // A full page of registered models ends the page at its last id: no catalog model past it can make the page.
+    const until = limit !== null && registered.length === limit ? registered.at(-1)!.id : null;
+    const available =
       status === null || status === ModelStatus.AVAILABLE
-        ? this.availablePage(catalogMatches ?? index.ids, after, limit)
-        : Promise.resolve([]),
-    ]);
+        ? await this.availablePage(catalogMatches ?? index.ids, after, until, limit)
+        : [];
     const views = [
       ...registered.map((snapshot) => this.fromSnapshot(snapshot, this.catalog.get(snapshot.id))),
       ...available,
@@ -122,18 +125,23 @@ export class RegistryService {
     return limit === null ? views : views.slice(0, limit);
   }
 
-  /** Catalog models not registered, in id order after the cursor: at most `limit`, a page's worth checked at a time. */
+  /**
+   * Catalog models not registered, in id order after the cursor and up to `until` (inclusive; null: to the end): at
+   * most `limit`, a page's worth checked against the registry at a time.
+   */
   private async availablePage(
     ids: readonly string[],
     after: string | null,
+    until: string | null,
     limit: number | null,
   ): Promise<ModelView[]> {
     let from = after === null ? 0 : upperBound(ids, after);
+    const end = until === null ? ids.length : upperBound(ids, until);
     const found: ModelView[] = [];
     const chunk = Math.max(limit ?? ids.length, 64);
-    while (from < ids.length && (limit === null || found.length < limit)) {
-      const candidates = ids.slice(from, from + chunk);
-      from += chunk;
+    while (from < end && (limit === null || found.length < limit)) {
+      const candidates = ids.slice(from, Math.min(from + chunk, end));
+      from += candidates.length;
       const registered = await registeredAmong(this.models.manager, candidates);
       for (const id of candidates) {
         if (registered.has(id)) continue;
