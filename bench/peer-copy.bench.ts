@@ -88,23 +88,26 @@ async function rollout(hub: FileHub, peerCopy: boolean): Promise<Rollout> {
     const t0 = performance.now();
     await app.data('mutation($m: ID!) { downloadModel(modelId: $m) { id } }', { m: MODEL_ID });
     let lastLog = 0;
-    const states = await waitUntil(
+    // A failed node ends the wait at once (waitUntil retries whatever its probe throws, until its timeout).
+    const outcome = await waitUntil(
       `all ${NODES} nodes READY (${label})`,
       async () => {
         const { model } = await app.data<{
           model: { nodes: Array<{ lifecycleStatus: string; source: string | null; errorMessage: string | null }> };
         }>('query($id: ID!) { model(id: $id) { nodes { lifecycleStatus source errorMessage } } }', { id: MODEL_ID });
         const failed = model.nodes.find((n) => n.lifecycleStatus === 'ERROR');
-        if (failed) throw new Error(`a node failed: ${failed.errorMessage}`);
+        if (failed) return { failed: failed.errorMessage ?? 'ERROR' };
         const ready = model.nodes.filter((n) => n.lifecycleStatus === 'READY').length;
         if (performance.now() - lastLog > 5000) {
           lastLog = performance.now();
           log(`  ${label}: ${ready}/${NODES} READY after ${fmt((performance.now() - t0) / 1000)} s`);
         }
-        return ready === NODES ? model.nodes : undefined;
+        return ready === NODES ? { states: model.nodes } : undefined;
       },
       READY_TIMEOUT_MS,
     );
+    if ('failed' in outcome) throw new Error(`a node failed (${label}): ${outcome.failed}`);
+    const { states } = outcome;
     const seconds = (performance.now() - t0) / 1000;
     const hubBytes = await hub.bytesSent();
     const fromPeers = states.filter((s) => s.source === 'PEER').length;

@@ -6,7 +6,7 @@ export interface FileHubOptions {
   /** Name of its one file (a `.gguf`: stored in LFS, so a resolve answers 302 to the CDN). */
   file: string;
   sizeBytes: number;
-  /** `gguf`: a valid GGUF file padded to the size (what a real agent accepts); default: random-looking bytes. */
+  /** `gguf`: a valid GGUF file, then filler up to the size (what a real agent accepts); default: random-looking bytes. */
   content?: 'random' | 'gguf';
 }
 

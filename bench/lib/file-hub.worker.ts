@@ -26,12 +26,22 @@ function content(size: number): Buffer {
   return out;
 }
 
+/**
+ * A valid GGUF of `size` bytes: the tiny model, then filler after its tensor data (a header check reads up to the data's
+ * end). Not one `general.padding` string of the whole size: past 512 MiB that string is longer than V8 allows, and the
+ * agent's header check refuses the file (the peer-copy bench at 1 GiB).
+ */
+function gguf(size: number): Buffer {
+  const model = tinyGgufBuffer({ seed: 1 });
+  if (size <= model.length) return model;
+  const out = content(size);
+  model.copy(out, 0);
+  return out;
+}
+
 try {
   const t0 = performance.now();
-  const bytes =
-    options.content === 'gguf'
-      ? tinyGgufBuffer({ seed: 1, padToBytes: options.sizeBytes })
-      : content(options.sizeBytes);
+  const bytes = options.content === 'gguf' ? gguf(options.sizeBytes) : content(options.sizeBytes);
   const t1 = performance.now();
   const hub = await FakeHub.start();
   const repo = hub.addRepo({ id: options.repo, files: [{ path: options.file, content: bytes }] });
