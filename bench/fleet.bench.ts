@@ -3,8 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { fileURLToPath } from 'node:url';
-import { startProcess, type RunningProcess } from '../test/support/processes.js';
+import { MAIN_JS, startProcess, type RunningProcess } from '../test/support/processes.js';
 import { testEnv } from '../test/support/test-env.js';
 import type { Benchmark, BenchResult } from './bench.types.js';
 import { startHubWithCatalog, type BenchCatalog } from './lib/catalog-fixture.js';
@@ -38,9 +37,6 @@ const DOWNLOAD_MS = Number(process.env.FLEET_BENCH_DOWNLOAD_MS ?? 10_000);
 
 /** FLEET_BENCH_PHASES=rollout: only the joins, one download and the rollout (a quicker look at dispatch). */
 const READ_PHASES = (process.env.FLEET_BENCH_PHASES ?? 'all') !== 'rollout';
-
-/** The built control plane next to this built benchmark (dist/src/main.js). */
-const MAIN_JS = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
 interface Replica {
   process: RunningProcess;

@@ -105,14 +105,8 @@ describe('fleet liveness and dispatch across replicas', () => {
     b = await AppHarness.start(settings);
     a = startProcess(MAIN_JS, {
       ...settings,
-      DATABASE_URL: b.config.DATABASE_URL,
-      REDIS_URL: b.config.REDIS_URL,
-      REDIS_PREFIX: b.config.REDIS_PREFIX,
-      ADMIN_API_KEY: b.adminKey,
-      PORT: '0',
-      HOST: '127.0.0.1',
+      ...b.replicaProcessEnv(),
       LOG_LEVEL: 'warn',
-      EMBEDDED_AGENT: 'false',
     });
     await a.waitForOutput(/listening on http:\/\/[^:]+:\d+/, 60_000);
     aUrl = `http://127.0.0.1:${/listening on http:\/\/[^:]+:(\d+)/.exec(a.output())![1]}`;

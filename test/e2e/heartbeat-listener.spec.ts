@@ -38,14 +38,8 @@ describe('heartbeat listener on its own thread', () => {
     b = await AppHarness.start(settings);
     c = startProcess(MAIN_JS, {
       ...settings,
-      DATABASE_URL: b.config.DATABASE_URL,
-      REDIS_URL: b.config.REDIS_URL,
-      REDIS_PREFIX: b.config.REDIS_PREFIX,
-      ADMIN_API_KEY: b.adminKey,
-      PORT: '0',
-      HOST: '127.0.0.1',
+      ...b.replicaProcessEnv(),
       LOG_LEVEL: 'warn',
-      EMBEDDED_AGENT: 'false',
       NODE_HEARTBEAT_PORT: '0',
     });
     await c.waitForOutput(/heartbeat listener on http:\/\/[^:]+:\d+/, 60_000);

@@ -36,6 +36,22 @@ export class AppHarness {
     return AppHarness.boot(primary.config, null);
   }
 
+  /**
+   * The environment a control-plane process (MAIN_JS) needs to be another replica of this one: same database, same
+   * Redis prefix, same admin key, its own port, no embedded agent. Add the settings the test is about.
+   */
+  replicaProcessEnv(): Record<string, string> {
+    return {
+      DATABASE_URL: this.config.DATABASE_URL,
+      REDIS_URL: this.config.REDIS_URL,
+      REDIS_PREFIX: this.config.REDIS_PREFIX,
+      ADMIN_API_KEY: this.adminKey,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      EMBEDDED_AGENT: 'false',
+    };
+  }
+
   private static async boot(config: AppConfig, env: TestEnv | null): Promise<AppHarness> {
     const app = await createApp(config);
     await app.listen(0, '127.0.0.1');
