@@ -99,6 +99,9 @@ describe('dashboard in a browser', () => {
       NODE_OFFLINE_AFTER_MS: '5000',
       PROGRESS_EVENT_INTERVAL_MS: '100',
       JOB_LOCK_MS: '2000',
+      // Every node fetches from the (throttled) Hub, so each cell shows its own progress advancing: with peer copy a
+      // node waits for the other's copy at 0 % and then copies it in a moment (peer-copy.spec covers the dashboard then).
+      PEER_COPY: 'false',
     };
     cp = startProcess(MAIN_JS, cpEnv);
     await cp.waitForOutput(/listening on/, 120_000);
