@@ -23,8 +23,6 @@ import { ModelStateRelay } from './model-state-relay.service.js';
 @NodeProtocol()
 @UseFilters(DomainExceptionFilter)
 export class AgentProtocolController {
-  private readonly unchanged = new ReportedStates();
-
   constructor(
     private readonly nodes: NodesService,
     private readonly relay: ModelStateRelay,
@@ -67,13 +65,9 @@ export class AgentProtocolController {
 
   /** A recorded heartbeat's model states (here, or from the heartbeat listener's thread). */
   async applyHeartbeatStates(nodeId: string, heartbeat: HeartbeatRequest): Promise<void> {
-    if (!this.unchanged.changed(nodeId, heartbeat.models)) return;
-    try {
-      await this.apply(nodeId, heartbeat.models);
-    } catch (err) {
-      this.unchanged.forget(nodeId);
-      throw err;
-    }
+    // Written every time: only a newer version changes a row, and a row removed meanwhile (a model unregistered and
+    // registered again, on any replica) must come back at the next heartbeat.
+    await this.apply(nodeId, heartbeat.models);
   }
 
   @Post(':nodeId/states')
@@ -100,38 +94,5 @@ export class AgentProtocolController {
         retryable: retryable.get(s.modelId),
       })),
     );
-  }
-}
-
-/** How long a heartbeat's states are taken as written without writing them again (see ReportedStates). */
-const UNCHANGED_FOR_MS = 30_000;
-/** Nodes remembered, at most. */
-const REMEMBERED_NODES = 100_000;
-
-/**
- * The states each node's last heartbeats carried through this replica, as (model, version) pairs. A heartbeat carries
- * every state of its node; most carry exactly what the previous one did, and writing them again changes nothing (a
- * state is only written over by a newer version). Such a heartbeat skips the write — one statement less per heartbeat —
- * for up to UNCHANGED_FOR_MS, after which the states are written again anyway (so a state removed meanwhile, e.g. by
- * unregistering and registering a model again, comes back within that time).
- */
-class ReportedStates {
-  private readonly last = new Map<string, { digest: string; at: number }>();
-
-  /** Whether these states differ from what this node last reported here (or that was long ago); records them. */
-  changed(nodeId: string, models: readonly AgentModelState[]): boolean {
-    const digest = models.map((m) => `${m.modelId}\u0000${m.version}`).join('\u0001');
-    const now = Date.now();
-    const previous = this.last.get(nodeId);
-    if (previous && previous.digest === digest && now - previous.at < UNCHANGED_FOR_MS) return false;
-    this.last.delete(nodeId);
-    if (this.last.size >= REMEMBERED_NODES) this.last.delete(this.last.keys().next().value!);
-    this.last.set(nodeId, { digest, at: now });
-    return true;
-  }
-
-  /** The write failed: the next heartbeat writes again. */
-  forget(nodeId: string): void {
-    this.last.delete(nodeId);
   }
 }
