@@ -435,6 +435,14 @@ describe('llmfleet CLI', () => {
     });
 
     it('deletes a model after asking on a terminal, or at once with --yes', async () => {
+      // The watch test above unregistered and registered it again (its node states went with the registration): the
+      // node reports its file again at its next heartbeat.
+      await waitUntil('node-a holds hf/fleet/other-GGUF again', async () => {
+        const { model } = await app.data<{ model: { nodes: unknown[] } | null }>(
+          '{ model(id: "hf/fleet/other-GGUF") { nodes { nodeId } } }',
+        );
+        return model?.nodes.length === 1;
+      });
       const no = await runInTerminal(
         [process.execPath, CLI_JS, 'models', 'delete', 'hf/fleet/other-GGUF'],
         user.env(),

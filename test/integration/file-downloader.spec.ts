@@ -112,8 +112,8 @@ describe('FileDownloader', () => {
     ]);
   });
 
-  it('streams a 64 MiB file with the right sha256 without holding it in memory', async () => {
-    const { spec } = publish(randomBytes(64 * MiB));
+  it('streams a 256 MiB file with the right sha256 without holding it in memory', async () => {
+    const { spec } = publish(randomBytes(256 * MiB));
     const before = process.memoryUsage().rss;
     let peak = before;
     const result = await downloader().download(spec, {
@@ -122,9 +122,10 @@ describe('FileDownloader', () => {
       },
     });
     expect(result.sha256).toBe(spec.sha256);
-    expect((await stat(spec.destPath)).size).toBe(64 * MiB);
-    // Node's http client alone leaves ~40 MiB of socket chunks to the GC; buffering the file would add 64 MiB more.
-    expect(peak - before).toBeLessThan(64 * MiB);
+    expect((await stat(spec.destPath)).size).toBe(256 * MiB);
+    // Node's http client leaves socket chunks to the GC (40–80 MiB seen, more on Node 24 than on 20), whatever the file's
+    // size; buffering the file would add all of its 256 MiB.
+    expect(peak - before).toBeLessThan(160 * MiB);
   });
 
   it('skips a destination that already holds the right bytes, without any request', async () => {
