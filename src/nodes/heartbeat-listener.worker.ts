@@ -10,6 +10,7 @@ import { createServer, request, type IncomingMessage, type ServerResponse } from
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { heartbeatSchema } from './node-protocol.schemas.js';
+import { RECORD_HEARTBEAT_SQL, recordHeartbeatParams, type RecordedHeartbeatRow } from './heartbeat.statement.js';
 import { bearerOf, hashToken } from './node-tokens.js';
 import type { HeartbeatFromThread, ListenerInit, ToListener } from './heartbeat-listener.js';
 
@@ -74,14 +75,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
   if (!parsed.success) return pass(req, res, body);
   const at = new Date();
-  let rows: Array<{ previous: string; previous_at: Date }>;
+  const tokenHash = hashToken(token);
+  let rows: RecordedHeartbeatRow[];
   try {
-    ({ rows } = await pool.query<{ previous: string; previous_at: Date }>(
-      `WITH old AS (SELECT id, status, last_heartbeat_at FROM nodes WHERE id = $1 AND token_hash = $2 FOR NO KEY UPDATE),
-            u AS (UPDATE nodes n SET status = $3, last_heartbeat_at = $4, metrics = $5::jsonb
-                    FROM old WHERE n.id = old.id RETURNING old.status AS previous, old.last_heartbeat_at AS previous_at)
-       SELECT previous, previous_at FROM u`,
-      [nodeId, hashToken(token), 'ONLINE', at, JSON.stringify(parsed.data.metrics)],
+    ({ rows } = await pool.query<RecordedHeartbeatRow>(
+      RECORD_HEARTBEAT_SQL,
+      recordHeartbeatParams(nodeId, tokenHash, at, parsed.data.metrics),
     ));
   } catch {
     // Postgres unreachable from here: the main port answers (and says so, as it would).
@@ -99,7 +98,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const recorded: HeartbeatFromThread = {
     kind: 'recorded',
     nodeId,
-    tokenHash: hashToken(token),
+    tokenHash,
     heartbeat: parsed.data,
     previous: rows[0]!.previous,
     previousAt: new Date(rows[0]!.previous_at).getTime(),

@@ -18,6 +18,7 @@ import { FleetMetrics } from '../metrics/fleet-metrics.service.js';
 import { heartbeatTiming, type HeartbeatTiming } from '../shared/heartbeat-timing.js';
 import { HeartbeatArrivals } from './heartbeat-arrivals.service.js';
 import { NodeEntity } from './entities/node.entity.js';
+import { RECORD_HEARTBEAT_SQL, recordHeartbeatParams, type RecordedHeartbeatRow } from './heartbeat.statement.js';
 import { describeIssues, heartbeatSchema, registerNodeSchema, statesReportSchema } from './node-protocol.schemas.js';
 import { JoinTokenService } from './join-token.service.js';
 import { NodeStatus } from './node-status.js';
@@ -170,12 +171,9 @@ export class NodesService {
     const now = new Date();
     const metrics = parsed.data.metrics;
     const tokenHash = hashToken(token);
-    const rows = await this.nodes.query<Array<{ previous: NodeStatus; previous_at: Date }>>(
-      `WITH old AS (SELECT id, status, last_heartbeat_at FROM nodes WHERE id = $1 AND token_hash = $2 FOR NO KEY UPDATE),
-            u AS (UPDATE nodes n SET status = $3, last_heartbeat_at = $4, metrics = $5::jsonb
-                    FROM old WHERE n.id = old.id RETURNING old.status AS previous, old.last_heartbeat_at AS previous_at)
-       SELECT previous, previous_at FROM u`,
-      [nodeId, tokenHash, NodeStatus.ONLINE, now, JSON.stringify(metrics)],
+    const rows = await this.nodes.query<RecordedHeartbeatRow[]>(
+      RECORD_HEARTBEAT_SQL,
+      recordHeartbeatParams(nodeId, tokenHash, now, metrics),
     );
     // Not this node's token, or no such node: the slow path says which.
     if (rows.length === 0) {
