@@ -123,9 +123,9 @@ describe('FileDownloader', () => {
     });
     expect(result.sha256).toBe(spec.sha256);
     expect((await stat(spec.destPath)).size).toBe(256 * MiB);
-    // Node's http client leaves socket chunks to the GC (40–80 MiB seen, more on Node 24 than on 20), whatever the file's
-    // size; buffering the file would add all of its 256 MiB.
-    expect(peak - before).toBeLessThan(160 * MiB);
+    // Node's http client leaves socket chunks to the GC: 40–80 MiB seen on Node 20, up to 166 MiB on Node 24, whose GC
+    // lets them pile up longer. Buffering the file would add all of its 256 MiB on top of that garbage.
+    expect(peak - before).toBeLessThan(240 * MiB);
   });
 
   it('skips a destination that already holds the right bytes, without any request', async () => {
