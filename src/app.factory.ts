@@ -7,6 +7,7 @@ import type { AppConfig } from './config/app-config.js';
 import { WsAuth } from './auth/ws-auth.service.js';
 import { AdmissionLimiter, graphqlAdmission } from './graphql/admission.js';
 import { mountQueueBoard } from './jobs/queue-board.js';
+import { FleetMetrics } from './metrics/fleet-metrics.service.js';
 import { HeartbeatArrivals } from './nodes/heartbeat-arrivals.service.js';
 import { bearerOf } from './nodes/node-tokens.js';
 import { mountV1Http } from './serving/v1-http.js';
@@ -26,16 +27,17 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   });
   // Before anything reads a GraphQL request: bounded executions, the rest queued fairly (src/graphql/admission.ts).
   // The node protocol (/api/nodes) never waits here.
-  app.use(
-    '/graphql',
-    graphqlAdmission(
-      new AdmissionLimiter({
-        maxConcurrent: config.GRAPHQL_MAX_CONCURRENT,
-        maxQueued: config.GRAPHQL_MAX_QUEUED,
-        queueTimeoutMs: config.GRAPHQL_QUEUE_TIMEOUT_MS,
-      }),
-    ),
+  const metrics = app.get(FleetMetrics);
+  const limiter = new AdmissionLimiter(
+    {
+      maxConcurrent: config.GRAPHQL_MAX_CONCURRENT,
+      maxQueued: config.GRAPHQL_MAX_QUEUED,
+      queueTimeoutMs: config.GRAPHQL_QUEUE_TIMEOUT_MS,
+    },
+    metrics.admissionObserver,
   );
+  metrics.watchAdmission(limiter);
+  app.use('/graphql', graphqlAdmission(limiter));
   mountV1Http(app, config.V1_BODY_LIMIT);
   if (config.TRUST_PROXY) app.set('trust proxy', true);
   // CORS stays off unless CORS_ORIGINS names origins; credentials so the dashboard's cookie works from them.

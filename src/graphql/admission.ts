@@ -15,6 +15,13 @@ export type Refusal = { kind: 'QUEUE_FULL' } | { kind: 'QUEUE_TIMEOUT'; waitedMs
 
 type Release = () => void;
 
+/** What the limiter reports as it works (Prometheus, src/metrics/fleet-metrics.service.ts). */
+export interface AdmissionObserver {
+  /** An operation got a slot after waiting this long (0: at once). */
+  admitted(waitedMs: number): void;
+  refused(refusal: Refusal): void;
+}
+
 interface Waiter {
   admit(release: Release): void;
   refuse(refusal: Refusal): void;
@@ -34,7 +41,10 @@ export class AdmissionLimiter {
   /** Flows with waiters, in turn order (a Map keeps insertion order; a served flow moves to the back). */
   private readonly flows = new Map<string, Waiter[]>();
 
-  constructor(readonly options: AdmissionOptions) {}
+  constructor(
+    readonly options: AdmissionOptions,
+    private readonly observer?: AdmissionObserver,
+  ) {}
 
   get stats(): { running: number; waiting: number; flows: number } {
     return { running: this.running, waiting: this.waiting, flows: this.flows.size };
@@ -47,14 +57,25 @@ export class AdmissionLimiter {
   admit(flow: string, onCancel?: (cancel: () => void) => void): Promise<Release | Refusal> {
     if (this.options.maxConcurrent <= 0 || (this.running < this.options.maxConcurrent && this.waiting === 0)) {
       this.running++;
+      this.observer?.admitted(0);
       return Promise.resolve(this.releaser());
     }
-    if (this.waiting >= this.options.maxQueued) return Promise.resolve({ kind: 'QUEUE_FULL' });
+    if (this.waiting >= this.options.maxQueued) {
+      const full: Refusal = { kind: 'QUEUE_FULL' };
+      this.observer?.refused(full);
+      return Promise.resolve(full);
+    }
     return new Promise((resolve) => {
       const since = performance.now();
       const waiter: Waiter = {
-        admit: (release) => resolve(release),
-        refuse: (refusal) => resolve(refusal),
+        admit: (release) => {
+          this.observer?.admitted(performance.now() - since);
+          resolve(release);
+        },
+        refuse: (refusal) => {
+          this.observer?.refused(refusal);
+          resolve(refusal);
+        },
         timer: null,
       };
       waiter.timer = setTimeout(() => {

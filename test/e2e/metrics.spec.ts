@@ -105,5 +105,60 @@ describe('/metrics (Prometheus, VIEWER key)', () => {
     );
     expect(value('process_cpu_seconds_total')).toBeGreaterThan(0);
     expect(value('nodejs_eventloop_lag_p99_seconds')).toBeDefined();
+
+    // The admission limiter (GRAPHQL_MAX_CONCURRENT): every operation above went through it, none was refused.
+    expect(types.get('llmfleet_graphql_admission_wait_seconds')).toBe('histogram');
+    const answered =
+      value('llmfleet_graphql_request_duration_seconds_count', { operation: 'query' })! +
+      value('llmfleet_graphql_request_duration_seconds_count', { operation: 'mutation' })!;
+    expect(value('llmfleet_graphql_admission_wait_seconds_count')).toBeGreaterThanOrEqual(answered);
+    expect(value('llmfleet_graphql_admission_refused_total', { reason: 'QUEUE_FULL' })).toBe(0);
+    expect(value('llmfleet_graphql_admission_refused_total', { reason: 'QUEUE_TIMEOUT' })).toBe(0);
+    expect(value('llmfleet_graphql_operations_running')).toBe(0);
+    expect(value('llmfleet_graphql_operations_waiting')).toBe(0);
+  });
+});
+
+describe('/metrics: GraphQL operations refused when the replica is busy', () => {
+  let app: AppHarness;
+
+  beforeAll(async () => {
+    // One operation at a time and no queue: any operation arriving while another runs is refused with 503.
+    app = await AppHarness.start({ GRAPHQL_MAX_CONCURRENT: '1', GRAPHQL_MAX_QUEUED: '0' });
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('counts each 503 SERVER_BUSY by reason, as many as the clients received', async () => {
+    let busy = 0;
+    for (let round = 0; round < 20 && busy === 0; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          fetch(`${app.url}/graphql`, {
+            method: 'POST',
+            headers: { ...app.authHeaders(), 'content-type': 'application/json' },
+            body: JSON.stringify({ query: '{ models { id status nodes { lifecycleStatus } } nodes { id } }' }),
+          }),
+        ),
+      );
+      for (const res of answers) {
+        const body = (await res.json()) as { errors?: Array<{ extensions?: { code?: string; reason?: string } }> };
+        if (res.status === 503) {
+          expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'SERVER_BUSY', reason: 'QUEUE_FULL' });
+          busy++;
+        } else expect(res.status).toBe(200);
+      }
+    }
+    expect(busy).toBeGreaterThan(0);
+
+    const { samples } = parseExposition(
+      await (await fetch(`${app.url}/metrics`, { headers: app.authHeaders() })).text(),
+    );
+    const refused = samples.find(
+      (s) => s.name === 'llmfleet_graphql_admission_refused_total' && s.labels.reason === 'QUEUE_FULL',
+    );
+    expect(refused?.value).toBe(busy);
   });
 });
