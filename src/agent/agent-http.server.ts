@@ -8,6 +8,7 @@ import type {
   AgentDownloadEvent,
   AgentDownloadRequest,
   AgentModelState,
+  AgentRepairAccepted,
   AgentRepairRequest,
 } from '../shared/agent-protocol.js';
 import { ModelLoadError } from '../shared/model-load-error.js';
@@ -52,7 +53,8 @@ const downloadRequestSchema = z.object({
 
 const repairRequestSchema = downloadRequestSchema.and(
   z.object({
-    repairId: z.string().min(1),
+    repairId: z.string().min(1).max(64),
+    attempt: z.number().int().min(1).max(100).optional(),
     reason: z.nativeEnum(ModelLoadError),
     fromZero: z.boolean(),
     deadline: z.string().datetime(),
@@ -178,13 +180,19 @@ export class AgentHttpServer {
     return this.stream(res, (listener) => this.models.ensure(request, listener));
   }
 
-  /** A repair sent by the control plane: fetch again (resume or from zero), verify, reload; streamed like a download. */
+  /**
+   * A repair sent by the control plane: answered 202 at once, run in the background (fetch again, resume or from zero,
+   * verify, reload); its states reach the control plane as a download's do (StatePusher, heartbeats), tagged with the
+   * repair. The same repair's attempt asked again while it runs is joined.
+   */
   private async repair(req: IncomingMessage, res: ServerResponse, modelId: string): Promise<void> {
     const parsed = repairRequestSchema.safeParse(await readProtocolJson(req));
     if (!parsed.success) return badRequest(res, parsed.error);
     if (parsed.data.modelId !== modelId) return sendError(res, 400, 'modelId does not match the path');
     const request: AgentRepairRequest = parsed.data;
-    return this.stream(res, (listener) => this.repairs.repair(request, listener));
+    this.repairs.repair(request).done.catch(() => undefined);
+    const accepted: AgentRepairAccepted = { accepted: true, state: this.models.get(modelId) ?? null };
+    return sendJson(res, 202, accepted);
   }
 
   private async stream(

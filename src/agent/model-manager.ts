@@ -5,6 +5,7 @@ import type {
   AgentDownloadRequest,
   AgentLifecycleStatus,
   AgentModelState,
+  AgentRepairTag,
   FailureReport,
 } from '../shared/agent-protocol.js';
 import { ModelLoadError } from '../shared/model-load-error.js';
@@ -50,6 +51,8 @@ export class ModelManager {
   private readonly manifests = new Map<string, AgentDownloadRequest>();
   /** Models whose fetch in flight is being cancelled (cancelDownload), as opposed to removed or failed. */
   private readonly cancelling = new Set<string>();
+  /** The repair each model's states belong to (set by the repair coordinator, cleared by a download or a new verdict). */
+  private readonly repairTags = new Map<string, AgentRepairTag>();
   private lastVersion = 0;
   private changeListener: ChangeListener | null = null;
 
@@ -89,8 +92,11 @@ export class ModelManager {
     }
     return this.fetch(
       request,
-      // A new request undoes an earlier cancel; the partial file is resumed.
-      () => this.store.markCancelled(request.modelId, false),
+      // A new request undoes an earlier cancel; the partial file is resumed. Its states are a download's, not a repair's.
+      () => {
+        this.repairTags.delete(request.modelId);
+        return this.store.markCancelled(request.modelId, false);
+      },
       listener,
     );
   }
@@ -129,10 +135,20 @@ export class ModelManager {
     return this.fetch(request, () => this.prepareRefetch(request, fromZero), listener);
   }
 
-  /** Records that a model here failed a check (its files stay for the repair to judge). */
-  markBroken(modelId: string, code: string, message: string): void {
+  /** Tags the model's states from now on as this repair's (see AgentModelState.repair). */
+  tagRepair(modelId: string, tag: AgentRepairTag): void {
+    this.repairTags.set(modelId, tag);
+  }
+
+  /**
+   * Records that a model here failed a check (its files stay for the repair to judge); `repair` when that verdict is a
+   * repair's end, otherwise the state no longer belongs to any repair.
+   */
+  markBroken(modelId: string, code: string, message: string, repair?: AgentRepairTag): void {
     const current = this.states.get(modelId);
     if (!current) return;
+    if (repair) this.repairTags.set(modelId, repair);
+    else this.repairTags.delete(modelId);
     this.set(modelId, 'ERROR', current.bytesDone, current.bytesTotal, current.filePath, code, message);
   }
 
@@ -198,6 +214,7 @@ export class ModelManager {
     }
     const existed = this.states.delete(modelId);
     this.manifests.delete(modelId);
+    this.repairTags.delete(modelId);
     await this.store.remove(modelId);
     return existed;
   }
@@ -357,6 +374,8 @@ export class ModelManager {
       version: this.nextVersion(),
       ...(lifecycleStatus === 'ERROR' ? { retryable: this.retryable.get(modelId) ?? true } : {}),
     };
+    const repair = this.repairTags.get(modelId);
+    if (repair) state.repair = repair;
     this.states.set(modelId, state);
     this.changeListener?.(state);
     if (lifecycleStatus !== 'ERROR') this.retryable.delete(modelId);

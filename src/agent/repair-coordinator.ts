@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type {
   AgentRepairRequest,
+  AgentRepairTag,
   AgentVerifyResponse,
   FailureReport,
   FailureReportResponse,
@@ -8,7 +9,7 @@ import type {
 import { ModelLoadError } from '../shared/model-load-error.js';
 import type { ControlPlaneClient } from './control-plane.client.js';
 import { sha256OfFile } from './download/file-hasher.js';
-import type { ModelManager, StateListener } from './model-manager.js';
+import type { ModelManager } from './model-manager.js';
 
 /** How the agent answers requests for a model that is broken here (seed 004). */
 export type Availability =
@@ -36,6 +37,8 @@ export class RepairCoordinator {
   private readonly reports = new Map<string, Promise<FailureReportResponse>>();
   /** Failures without a repair (auto-repair off, CONTEXT_FAILED): answered as such until the model is fetched again. */
   private readonly unavailable = new Map<string, { code: ModelLoadError; reason: string }>();
+  /** The repair (and attempt) running per model, so that the same request again joins it. */
+  private readonly running = new Map<string, { repairId: string; attempt: number; done: Promise<void> }>();
 
   constructor(
     private readonly models: ModelManager,
@@ -109,9 +112,21 @@ export class RepairCoordinator {
     return this.availability(failure.modelId);
   }
 
-  /** Runs a repair the control plane sent: unload, fetch again (resume or from zero), verify, reload; within the deadline. */
-  repair(request: AgentRepairRequest, listener: StateListener): { done: Promise<void>; detach: () => void } {
+  /**
+   * Starts a repair the control plane sent, in the background: unload, fetch again (resume or from zero), verify,
+   * reload; within the deadline. Every state it produces carries the repair's tag (its last one too: READY, or ERROR
+   * with what the fetch failed with), which is how the control plane follows it. A request for the attempt already
+   * running joins it: nothing new starts.
+   */
+  repair(request: AgentRepairRequest): { done: Promise<void>; joined: boolean } {
+    const attempt = request.attempt ?? 1;
+    const running = this.running.get(request.modelId);
+    if (running && running.repairId === request.repairId && running.attempt === attempt) {
+      return { done: running.done, joined: true };
+    }
     const deadline = Date.parse(request.deadline);
+    const tag: AgentRepairTag = { repairId: request.repairId, attempt };
+    const startVersion = this.models.get(request.modelId)?.version ?? 0;
     this.unavailable.delete(request.modelId);
     this.repairs.set(request.modelId, {
       status: 'IN_PROGRESS',
@@ -120,32 +135,46 @@ export class RepairCoordinator {
       reason: `${request.reason}`,
       timedOut: false,
     });
+    this.models.tagRepair(request.modelId, tag);
     const timer = setTimeout(() => this.models.abort(request.modelId), Math.max(0, deadline - Date.now()));
-    const flight = { handle: null as { done: Promise<void>; detach: () => void } | null };
-    const done = this.unload(request.modelId).then(() => {
-      flight.handle = this.models.refetch(request, request.fromZero, listener);
-      return flight.handle.done;
-    });
-    const finished = done.finally(() => {
-      clearTimeout(timer);
-      const state = this.models.get(request.modelId);
-      if (state?.lifecycleStatus === 'READY') {
-        this.repairs.delete(request.modelId);
-        return;
-      }
-      const timedOut = Date.now() >= deadline;
-      const why = timedOut ? 'the repair timed out' : (state?.errorMessage ?? 'the repair failed');
-      // Keep the original verdict's code, so a later request reports the model again and the breaker can count.
-      this.models.markBroken(request.modelId, request.reason, `Repair failed: ${why}`);
-      this.repairs.set(request.modelId, {
-        status: 'FAILED',
-        deadline: Date.now() + this.retryFailedAfterMs,
-        retryAfterSeconds: 0,
-        reason: why,
-        timedOut,
+    const fetched = this.unload(request.modelId).then(() => this.models.refetch(request, request.fromZero).done);
+    const run = { repairId: request.repairId, attempt, done: Promise.resolve() };
+    run.done = fetched
+      .then(
+        () => null,
+        (err: unknown) => err as Error,
+      )
+      .then((thrown) => {
+        clearTimeout(timer);
+        if (this.running.get(request.modelId) === run) this.running.delete(request.modelId);
+        const state = this.models.get(request.modelId);
+        if (state?.lifecycleStatus === 'READY') {
+          this.repairs.delete(request.modelId);
+          return;
+        }
+        const timedOut = Date.now() >= deadline;
+        // What this run's fetch ended with (not a state from before it started).
+        const own = state && state.version > startVersion && state.lifecycleStatus === 'ERROR' ? state : null;
+        const failureMessage = own?.errorMessage ?? thrown?.message ?? null;
+        const why = timedOut ? 'the repair timed out' : (failureMessage ?? 'the repair failed');
+        // Keep the original verdict's code, so a later request reports the model again and the breaker can count.
+        this.models.markBroken(request.modelId, request.reason, `Repair failed: ${why}`, {
+          ...tag,
+          failed: true,
+          failureCode: own?.errorCode ?? null,
+          failureMessage,
+          timedOut,
+        });
+        this.repairs.set(request.modelId, {
+          status: 'FAILED',
+          deadline: Date.now() + this.retryFailedAfterMs,
+          retryAfterSeconds: 0,
+          reason: why,
+          timedOut,
+        });
       });
-    });
-    return { done: finished, detach: () => flight.handle?.detach() };
+    this.running.set(request.modelId, run);
+    return { done: run.done, joined: false };
   }
 
   /** Full sha256 of the model's files against its manifest; a mismatch is reported (and so repaired). */

@@ -12,6 +12,16 @@ interface Change {
   lifecycleChanged: boolean;
 }
 
+/**
+ * Hears the agents' reports that were written (newer than what was stored), after their write and events, with the
+ * reports themselves (what the stored row does not keep, such as the repair a state belongs to).
+ */
+export type AgentStatesObserver = (
+  nodeId: string,
+  written: readonly NodeModelStateEntity[],
+  reports: readonly AgentModelState[],
+) => Promise<void>;
+
 /** Events sent to Redis at once, at most. */
 const PUBLISH_BATCH = 256;
 
@@ -26,6 +36,7 @@ export class ModelStateRelay implements OnApplicationShutdown {
   private deferred: Promise<void> = Promise.resolve();
   /** Agents' reports written, waiting for their events (one group at a time). */
   private readonly reported = new Grouped<Change>((changes) => this.announce(changes));
+  private readonly observers: AgentStatesObserver[] = [];
 
   constructor(
     private readonly states: NodeStatesService,
@@ -40,6 +51,11 @@ export class ModelStateRelay implements OnApplicationShutdown {
     return applied ?? null;
   }
 
+  /** Another module follows what agents report (the repair tracker): called for every report written, in order. */
+  observeAgentStates(observer: AgentStatesObserver): void {
+    this.observers.push(observer);
+  }
+
   /**
    * A heartbeat's worth of reports: one write for all of them, events for those that changed. The events of reports
    * that arrive together (a rollout's hundreds of agents) go out together: one read of their models and one of their
@@ -50,7 +66,9 @@ export class ModelStateRelay implements OnApplicationShutdown {
     await this.reported.add(
       applied.map(({ state, previous }) => ({ state, lifecycleChanged: previous !== state.lifecycleStatus })),
     );
-    return applied.map((a) => a.state);
+    const written = applied.map((a) => a.state);
+    if (written.length > 0) for (const observe of this.observers) await observe(nodeId, written, reports);
+    return written;
   }
 
   /** Events for many written states at once (a rollout, a cancel): a few queries, not a few per node. */

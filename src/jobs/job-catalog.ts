@@ -25,10 +25,13 @@ export interface DispatchDownloadsJob {
   requestedAt: string;
 }
 
+/** Tells the node's agent to run one attempt of a repair (a short job: the agent owns the repair and reports it). */
 export interface RepairModelJob {
   repairId: string;
   nodeId: string;
   modelId: string;
+  /** Which attempt to start (1 when absent): a checksum mismatch while resuming is tried once more from zero. */
+  attempt?: number;
 }
 
 export interface JobPayloads {
@@ -37,9 +40,9 @@ export interface JobPayloads {
   [JobName.REPAIR_MODEL]: RepairModelJob;
 }
 
-/** One job per repair task (the database allows one task in progress per node × model). */
-export function repairJobId(repairId: string): string {
-  return `repair|${repairId}`;
+/** One job per repair task and attempt (the database allows one task in progress per node × model). */
+export function repairJobId(repairId: string, attempt = 1): string {
+  return attempt === 1 ? `repair|${repairId}` : `repair|${repairId}|${attempt}`;
 }
 
 /** Deterministic ids: BullMQ refuses a second job with the same id, so a node × model never downloads twice at once. */

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type {
   AgentDownloadAccepted,
-  AgentDownloadEvent,
   AgentModelState,
   AgentDownloadRequest,
+  AgentRepairAccepted,
   AgentRepairRequest,
   AgentVerifyResponse,
 } from '../shared/agent-protocol.js';
@@ -44,20 +44,21 @@ export class AgentClient {
     return ((await res.json()) as { state: AgentModelState | null }).state;
   }
 
-  /** Asks the agent to fetch a model again, verify and reload it; the same NDJSON stream as a download. */
-  async repair(
-    node: NodeEntity,
-    request: AgentRepairRequest,
-    onEvent: (event: AgentDownloadEvent) => Promise<void>,
-    signal?: AbortSignal,
-  ): Promise<AgentDownloadEvent> {
-    return this.follow(
+  /**
+   * Asks the agent to fetch a model again, verify and reload it, and returns once it accepted (202): the agent owns the
+   * repair and reports it through its model states (tagged with the repair). Asking again for the same attempt while it
+   * runs joins it.
+   */
+  async repair(node: NodeEntity, request: AgentRepairRequest, signal?: AbortSignal): Promise<AgentRepairAccepted> {
+    const res = await this.call(
       node,
+      'POST',
       `/v1/agent/models/${encodeURIComponent(request.modelId)}/repair`,
       request,
-      onEvent,
-      signal,
+      signal ? AbortSignal.any([signal, AbortSignal.timeout(15_000)]) : AbortSignal.timeout(15_000),
+      { prefer: 'respond-async' },
     );
+    return (await res.json()) as AgentRepairAccepted;
   }
 
   /** Full sha256 of the node's copy of a model. */
@@ -70,37 +71,6 @@ export class AgentClient {
       AbortSignal.timeout(30 * 60_000),
     );
     return (await res.json()) as AgentVerifyResponse;
-  }
-
-  private async follow(
-    node: NodeEntity,
-    path: string,
-    body: unknown,
-    onEvent: (event: AgentDownloadEvent) => Promise<void>,
-    signal?: AbortSignal,
-  ): Promise<AgentDownloadEvent> {
-    const res = await this.call(node, 'POST', path, body, signal);
-    if (!res.body) throw this.unreachable(node, 'empty answer');
-    const decoder = new TextDecoder();
-    let buffered = '';
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffered += decoder.decode(chunk, { stream: true });
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          if (!line) continue;
-          const event = JSON.parse(line) as AgentDownloadEvent;
-          await onEvent(event);
-          if (event.type !== 'state') return event;
-        }
-      }
-    } catch (err) {
-      if (err instanceof SyntaxError) throw this.unreachable(node, `unreadable progress stream: ${err.message}`);
-      throw this.unreachable(node, (err as Error).message);
-    }
-    throw this.unreachable(node, 'the progress stream ended before the download finished');
   }
 
   /** Removes a model's files from the node. */

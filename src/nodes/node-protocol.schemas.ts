@@ -36,6 +36,16 @@ export const modelStateSchema = z.object({
   errorMessage: z.string().max(4000).nullable(),
   version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   retryable: z.boolean().optional(),
+  repair: z
+    .object({
+      repairId: z.string().min(1).max(64),
+      attempt: z.number().int().min(1).max(100),
+      failed: z.boolean().optional(),
+      failureCode: z.string().max(64).nullable().optional(),
+      failureMessage: z.string().max(4000).nullable().optional(),
+      timedOut: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 /** At most one state per model: one report is one set-based write, and a row cannot be written twice in one statement. */

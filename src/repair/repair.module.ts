@@ -7,6 +7,7 @@ import { NodesModule } from '../nodes/nodes.module.js';
 import { RegistryModule } from '../registry/registry.module.js';
 import { RepairTaskEntity } from './entities/repair-task.entity.js';
 import { RepairProcessor } from './jobs/repair.processor.js';
+import { RepairTracker } from './repair-tracker.service.js';
 import { RepairProtocolController } from './repair-protocol.controller.js';
 import { NodeRepairsResolver, RepairResolver } from './repair.resolver.js';
 import { RepairService } from './repair.service.js';
@@ -19,7 +20,7 @@ import { RepairService } from './repair.service.js';
     RegistryModule,
     DownloadsModule,
   ],
-  providers: [RepairService, RepairProcessor, RepairResolver, NodeRepairsResolver],
+  providers: [RepairService, RepairTracker, RepairProcessor, RepairResolver, NodeRepairsResolver],
   controllers: [RepairProtocolController],
   exports: [RepairService],
 })

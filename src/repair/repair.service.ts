@@ -181,18 +181,29 @@ export class RepairService {
     return this.tasks.findOneBy({ id });
   }
 
+  /**
+   * Ends a repair in progress, once: the write is conditional (status IN_PROGRESS), so of two replicas (or the tracker's
+   * observation and its sweep) only one ends it, publishes it and, on FAILED, marks the node × model and retries.
+   * Returns whether this call ended it.
+   */
   async finish(
     task: RepairTaskEntity,
     status: RepairStatus.SUCCESS | RepairStatus.FAILED,
     errorMessage: string | null,
-  ): Promise<RepairTaskEntity> {
+  ): Promise<boolean> {
+    const finishedAt = new Date();
+    const rows = await this.tasks.query<Array<{ attempts: number }>>(
+      `WITH u AS (
+         UPDATE repair_tasks SET status = $2, error_message = $3, finished_at = $4
+          WHERE id = $1 AND status = 'IN_PROGRESS' RETURNING attempts
+       ) SELECT * FROM u`,
+      [task.id, status, errorMessage, finishedAt],
+    );
+    if (rows.length === 0) return false;
     task.status = status;
     task.errorMessage = errorMessage;
-    task.finishedAt = new Date();
-    await this.tasks.update(
-      { id: task.id },
-      { status, errorMessage, finishedAt: task.finishedAt, attempts: task.attempts },
-    );
+    task.finishedAt = finishedAt;
+    task.attempts = rows[0]!.attempts;
     await this.publish(task);
     if (status === RepairStatus.FAILED) {
       const { message, tripped } = await this.failureVerdict(task);
@@ -210,7 +221,7 @@ export class RepairService {
         );
       }
     }
-    return task;
+    return true;
   }
 
   /**
@@ -226,10 +237,64 @@ export class RepairService {
     return { message: `Repair failed: ${task.errorMessage ?? 'unknown error'}.${breaker}`, tripped };
   }
 
-  async recordAttempt(task: RepairTaskEntity): Promise<void> {
-    task.attempts += 1;
-    await this.tasks.update({ id: task.id }, { attempts: task.attempts });
+  /**
+   * Attempt `attempt` of a repair starts (before its agent is told, so what the agent reports finds it): recorded once
+   * (conditional on the previous attempt), published. Returns false when the repair ended or moved on meanwhile.
+   */
+  async recordAttempt(task: RepairTaskEntity, attempt = task.attempts + 1): Promise<boolean> {
+    const rows = await this.tasks.query<unknown[]>(
+      `WITH u AS (
+         UPDATE repair_tasks SET attempts = $2 WHERE id = $1 AND status = 'IN_PROGRESS' AND attempts = $2 - 1 RETURNING 1
+       ) SELECT * FROM u`,
+      [task.id, attempt],
+    );
+    if (rows.length === 0) return false;
+    task.attempts = attempt;
     await this.publish(task);
+    return true;
+  }
+
+  /** Queues the job that tells the agent to start this attempt (its id keeps one job per repair and attempt). */
+  async dispatch(task: RepairTaskEntity, attempt: number, delayMs = 0): Promise<void> {
+    await this.queue.add(
+      JobName.REPAIR_MODEL,
+      { repairId: task.id, nodeId: task.nodeId, modelId: task.modelId, attempt },
+      {
+        jobId: repairJobId(task.id, attempt),
+        delay: delayMs,
+        removeOnComplete: true,
+        removeOnFail: true,
+        attempts: 1,
+      },
+    );
+  }
+
+  /** The repairs in progress of these models on the node. */
+  async inProgressOn(nodeId: string, modelIds: readonly string[]): Promise<RepairTaskEntity[]> {
+    if (modelIds.length === 0) return [];
+    return this.tasks.findBy({ nodeId, modelId: In([...modelIds]), status: RepairStatus.IN_PROGRESS });
+  }
+
+  /**
+   * Repairs in progress that must end now: past their deadline, or on a node that is OFFLINE or gone. With the
+   * node's name (null when it is gone) and whether it is offline.
+   */
+  async due(limit = 500): Promise<Array<{ task: RepairTaskEntity; nodeName: string | null; offline: boolean }>> {
+    const rows = await this.tasks.query<Array<{ id: string; node_name: string | null; node_status: string | null }>>(
+      `SELECT t.id, n.name AS node_name, n.status AS node_status
+         FROM repair_tasks t LEFT JOIN nodes n ON n.id = t.node_id
+        WHERE t.status = 'IN_PROGRESS'
+          AND (n.id IS NULL OR n.status = 'OFFLINE'
+               OR t.started_at + make_interval(secs => t.timeout_ms::double precision / 1000) < now())
+        LIMIT $1`,
+      [limit],
+    );
+    if (rows.length === 0) return [];
+    const tasks = new Map((await this.tasks.findBy({ id: In(rows.map((r) => r.id)) })).map((t) => [t.id, t]));
+    return rows.flatMap((r) => {
+      const task = tasks.get(r.id);
+      return task ? [{ task, nodeName: r.node_name, offline: r.node_status === NodeStatus.OFFLINE }] : [];
+    });
   }
 
   private async start(
@@ -275,17 +340,7 @@ export class RepairService {
       throw err;
     }
     this.logger.warn(`Repairing ${modelId} on node ${nodeId} (${reason}: ${detail})`);
-    await this.queue.add(
-      JobName.REPAIR_MODEL,
-      { repairId: task.id, nodeId, modelId },
-      {
-        jobId: repairJobId(task.id),
-        delay: delayMs,
-        removeOnComplete: true,
-        removeOnFail: true,
-        attempts: 1,
-      },
-    );
+    await this.dispatch(task, 1, delayMs);
     await this.publish(task);
     return task;
   }

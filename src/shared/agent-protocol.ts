@@ -80,6 +80,22 @@ export interface AgentModelState {
   version: number;
   /** On ERROR: whether trying again may succeed (network, stall) or not (wrong bytes, no disk space). */
   retryable?: boolean;
+  /** Set on every state of a repair the agent runs, its last one included: how the control plane follows repairs. */
+  repair?: AgentRepairTag;
+}
+
+/**
+ * Which repair (and attempt) a state belongs to. On the repair's failure (its last state: ERROR, with the model's own
+ * verdict as errorCode) also what the fetch itself failed with, and whether the repair's deadline passed.
+ */
+export interface AgentRepairTag {
+  repairId: string;
+  attempt: number;
+  /** Set on the state that ends a failed attempt (an ERROR of the fetch before it is not the end: the agent still acts). */
+  failed?: boolean;
+  failureCode?: string | null;
+  failureMessage?: string | null;
+  timedOut?: boolean;
 }
 
 export interface HeartbeatRequest {
@@ -161,13 +177,25 @@ export interface FailureReportResponse {
   deadline: string | null;
 }
 
-/** Control plane → agent (`POST /v1/agent/models/{modelId}/repair`): fetch again, verify, reload. NDJSON like downloads. */
+/**
+ * Control plane → agent (`POST /v1/agent/models/{modelId}/repair`): fetch again, verify, reload. Answered 202 at once
+ * (AgentRepairAccepted); the agent runs the repair and reports it through its model states (`repair` tag).
+ */
 export interface AgentRepairRequest extends AgentDownloadRequest {
   repairId: string;
+  /** 1 for the first try; a new attempt of the same repair (from zero after a checksum mismatch) counts up. */
+  attempt?: number;
   reason: ModelLoadError;
   /** The bytes on disk are bad (checksum, format): start from zero; otherwise resume what is there. */
   fromZero: boolean;
   deadline: string;
+}
+
+/** The agent's answer to a repair request: started, or joined when that repair's attempt already runs. */
+export interface AgentRepairAccepted {
+  accepted: true;
+  /** The model's state on the agent right now (null when it has none). */
+  state: AgentModelState | null;
 }
 
 /** Control plane → agent (`POST /v1/agent/models/{modelId}/verify`): full sha256 of the node's copy. */

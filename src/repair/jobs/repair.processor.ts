@@ -1,40 +1,35 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import type { AppConfig } from '../../config/app-config.js';
-import { APP_CONFIG } from '../../config/config.tokens.js';
-import { ProgressCoalescer } from '../../downloads/jobs/progress-coalescer.js';
-import { ModelStateRelay } from '../../downloads/model-state-relay.service.js';
 import { QueueName, WORKER_OPTIONS, type RepairModelJob } from '../../jobs/job-catalog.js';
 import { AgentClient } from '../../nodes/agent.client.js';
 import { NodeStatus } from '../../nodes/node-status.js';
 import { NodesService } from '../../nodes/nodes.service.js';
 import { RegistryService } from '../../registry/registry.service.js';
-import type { AgentDownloadEvent, AgentModelState } from '../../shared/agent-protocol.js';
 import { RepairStatus } from '../repair-status.js';
+import { attemptFromZero, repairDeadline, repairTimedOutMessage } from '../repair-tracker.service.js';
 import { RepairService } from '../repair.service.js';
 
-/** Resuming a truncated file is tried first; if its bytes turn out wrong, once more from zero. */
-const MAX_ATTEMPTS = 2;
-
+/**
+ * One attempt of a repair: tells the node's agent to run it and returns as soon as the agent accepted, so a worker slot
+ * is held for a round trip, not for the transfer. The agent owns the repair and reports it; RepairTracker follows it.
+ */
 @Processor(QueueName.REPAIRS, { ...WORKER_OPTIONS })
 export class RepairProcessor extends WorkerHost {
-  private readonly logger = new Logger(RepairProcessor.name);
-
   constructor(
     private readonly repairs: RepairService,
     private readonly nodes: NodesService,
     private readonly registry: RegistryService,
     private readonly agents: AgentClient,
-    private readonly relay: ModelStateRelay,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
   }
 
   async process(job: Job<RepairModelJob>): Promise<string> {
+    const attempt = job.data.attempt ?? 1;
     const task = await this.repairs.get(job.data.repairId);
     if (!task || task.status !== RepairStatus.IN_PROGRESS) return 'nothing to do';
+    // A later attempt already started: this job is late.
+    if (task.attempts > attempt) return 'superseded';
     const node = await this.nodes.find(task.nodeId);
     const manifest = await this.registry.manifest(task.modelId).catch(() => null);
     if (!node || !manifest) {
@@ -49,59 +44,37 @@ export class RepairProcessor extends WorkerHost {
       await this.repairs.finish(task, RepairStatus.FAILED, `Node ${node.name} is offline`);
       return 'offline';
     }
-    const deadline = task.startedAt.getTime() + task.timeoutMs;
-    let fromZero = task.fromZero;
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      await this.repairs.recordAttempt(task);
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      const coalescer = new ProgressCoalescer<AgentModelState>(this.config.PROGRESS_EVENT_INTERVAL_MS, (s) =>
-        this.relay.fromAgent(node.id, s).then(() => undefined),
+    const deadline = repairDeadline(task);
+    if (deadline <= Date.now()) {
+      await this.repairs.finish(task, RepairStatus.FAILED, repairTimedOutMessage(task));
+      return 'timed out';
+    }
+    // Recorded before the agent is told, so what it reports finds the attempt it belongs to. A job run again (its
+    // replica died after recording) finds the attempt recorded and tells the agent again, which joins the one running.
+    if (task.attempts < attempt && !(await this.repairs.recordAttempt(task, attempt))) {
+      const now = await this.repairs.get(task.id);
+      if (now?.status !== RepairStatus.IN_PROGRESS || now.attempts !== attempt) return 'moved on meanwhile';
+    }
+    try {
+      await this.agents.repair(
+        node,
+        {
+          modelId: task.modelId,
+          revision: manifest.revision,
+          files: manifest.files,
+          repairId: task.id,
+          attempt,
+          reason: task.reason,
+          fromZero: attemptFromZero(task, attempt),
+          deadline: new Date(deadline).toISOString(),
+        },
+        AbortSignal.timeout(Math.max(1, deadline - Date.now())),
       );
-      let terminal: AgentDownloadEvent;
-      try {
-        terminal = await this.agents.repair(
-          node,
-          {
-            modelId: task.modelId,
-            revision: manifest.revision,
-            files: manifest.files,
-            repairId: task.id,
-            reason: task.reason,
-            fromZero,
-            deadline: new Date(deadline).toISOString(),
-          },
-          async (event) => coalescer.push(event.state, event.state.lifecycleStatus),
-          AbortSignal.timeout(left),
-        );
-      } catch (err) {
-        await coalescer.flush();
-        const timedOut = Date.now() >= deadline;
-        const message = timedOut
-          ? `Repair timed out after ${Math.round(task.timeoutMs / 1000)} s`
-          : (err as Error).message;
-        await this.repairs.finish(task, RepairStatus.FAILED, message);
-        return 'failed';
-      }
-      await coalescer.flush();
-      await this.relay.fromAgent(node.id, terminal.state);
-      if (terminal.type === 'done') {
-        await this.repairs.finish(task, RepairStatus.SUCCESS, null);
-        this.logger.log(`Repaired ${task.modelId} on node ${node.name} in ${Date.now() - task.startedAt.getTime()} ms`);
-        return 'repaired';
-      }
-      if (!fromZero && terminal.state.errorCode === 'CHECKSUM_MISMATCH' && attempt < MAX_ATTEMPTS) {
-        fromZero = true;
-        continue;
-      }
-      await this.repairs.finish(task, RepairStatus.FAILED, terminal.state.errorMessage ?? 'Repair failed');
+    } catch (err) {
+      const message = Date.now() >= deadline ? repairTimedOutMessage(task) : (err as Error).message;
+      await this.repairs.finish(task, RepairStatus.FAILED, message);
       return 'failed';
     }
-    await this.repairs.finish(
-      task,
-      RepairStatus.FAILED,
-      `Repair timed out after ${Math.round(task.timeoutMs / 1000)} s`,
-    );
-    return 'timed out';
+    return `attempt ${attempt} dispatched`;
   }
 }
