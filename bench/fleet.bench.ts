@@ -35,8 +35,17 @@ function fleetSizes(): number[] {
 
 const DOWNLOAD_MS = Number(process.env.FLEET_BENCH_DOWNLOAD_MS ?? 10_000);
 
-/** FLEET_BENCH_PHASES=rollout: only the joins, one download and the rollout (a quicker look at dispatch). */
-const READ_PHASES = (process.env.FLEET_BENCH_PHASES ?? 'all') !== 'rollout';
+/**
+ * FLEET_BENCH_PHASES=rollout: only the joins, one download and the rollout (a quicker look at dispatch).
+ * FLEET_BENCH_PHASES=page: only the joins, the page of 100 models and the whole matrix (a quicker look at reads; a
+ * replica's CPU profile then shows the page phase, not the heavy reads nor the rollout).
+ */
+const PHASES = process.env.FLEET_BENCH_PHASES ?? 'all';
+if (!['all', 'rollout', 'page'].includes(PHASES)) {
+  throw new Error(`FLEET_BENCH_PHASES=${PHASES}: expected all, rollout or page`);
+}
+const READ_PHASES = PHASES !== 'rollout';
+const HEAVY_PHASES = PHASES === 'all';
 
 interface Replica {
   process: RunningProcess;
@@ -255,7 +264,7 @@ export const fleetBench: Benchmark = {
           results.push({ metric: `N=${n} ${metric}`, value, unit, ...extra });
 
         let offlineUnderLoad = 0;
-        if (READ_PHASES) {
+        if (HEAVY_PHASES) {
           // Heartbeats alone: two intervals of the fleet's own traffic.
           const aloneFrom = Date.now();
           await sleep(11_000);
@@ -302,14 +311,32 @@ export const fleetBench: Benchmark = {
             met: underLoad.p99 < 100,
             note: `${underLoad.failed} heartbeats failed; matrix p99 ${fmt(mx.p99)} ms, nodes p99 ${fmt(nd.p99)} ms`,
           });
-
+        }
+        if (READ_PHASES) {
           // A page of 100 models with their node states, uncached, 16 clients over both replicas.
           const page = JSON.stringify({ query: modelsPageQuery(paging.models, `Page${UNIQUE}`) });
+          const pageCpuFrom = await Promise.all(urls.map((u) => replicaMetrics(u, key)));
+          const pageFrom = performance.now();
+          const benchCpu = process.cpuUsage();
           const pages = await runLoad([page, page], 8000, true);
+          const pageS = (performance.now() - pageFrom) / 1000;
+          const benchBusy = process.cpuUsage(benchCpu);
+          const pageCpuTo = await Promise.all(urls.map((u) => replicaMetrics(u, key)));
           const pageLat = summarize(pages.flatMap((p) => p.latenciesMs));
           log(
             `page of ${paging.models ? 100 : MODELS} models: ${fmt(rateOf(pages))} req/s, p50 ${fmt(pageLat.p50)} ms, ` +
-              `p99 ${fmt(pageLat.p99)} ms (${pages[0]!.responseBytes} B)`,
+              `p99 ${fmt(pageLat.p99)} ms (${pages[0]!.responseBytes} B); CPU: replicas ` +
+              pageCpuTo
+                .map((m, i) => `${fmt(((m.cpuSeconds - pageCpuFrom[i]!.cpuSeconds) / pageS) * 100)}%`)
+                .join(' / ') +
+              ` of a core, this process (load + simulated agents) ${fmt(((benchBusy.user + benchBusy.system) / 1e6 / pageS) * 100)}%; ` +
+              `admission wait mean ` +
+              pageCpuTo
+                .map(
+                  (m, i) =>
+                    `${fmt(((m.admissionWaitS - pageCpuFrom[i]!.admissionWaitS) / Math.max(1, m.admitted - pageCpuFrom[i]!.admitted)) * 1000)} ms`,
+                )
+                .join(' / '),
           );
           add(`page of 100 models with node states p99 (${CONCURRENCY} clients)`, pageLat.p99, 'ms', {
             goal: '< 100 ms',
@@ -333,6 +360,7 @@ export const fleetBench: Benchmark = {
             note: `${cells} node states`,
           });
         }
+        if (!HEAVY_PHASES && READ_PHASES) continue;
 
         // One node's download, alone: the yardstick of a rollout.
         const single = catalog.modelIds[rolloutModel++]!;
@@ -462,7 +490,11 @@ async function replicaMetrics(url: string, key: string) {
   const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${key}` } });
   const text = await res.text();
   const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
+  const labelled = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
   return {
+    admissionWaitS: labelled('llmfleet_graphql_admission_wait_seconds_sum'),
+    admitted: labelled('llmfleet_graphql_admission_wait_seconds_count'),
     cpuSeconds: value('process_cpu_seconds_total'),
     lagP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
     lagMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
