@@ -9,6 +9,7 @@ import { HfCatalogEntryResolver } from './hf-catalog-entry.resolver.js';
 import { ModelsQueryCacheMiddleware } from './query-cache/models-query-cache.middleware.js';
 import { ModelsQueryCachePlugin } from './query-cache/models-query-cache.plugin.js';
 import { ModelsQueryCache } from './query-cache/models-query-cache.service.js';
+import { ModelStatesCache } from './model-states-cache.js';
 import { ModelsController } from './models.controller.js';
 import { RegistrationService } from './registration.service.js';
 import { RegistryResolver } from './registry.resolver.js';
@@ -24,6 +25,7 @@ import { RegistryService } from './registry.service.js';
     HfCatalogEntryResolver,
     ModelsQueryCache,
     ModelsQueryCachePlugin,
+    ModelStatesCache,
   ],
   controllers: [ModelsController],
   exports: [RegistryService],

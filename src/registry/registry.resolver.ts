@@ -10,6 +10,7 @@ import { NodeModelState } from '../nodes/models/node.model.js';
 import { toNodeModelState } from '../nodes/models/node.mapper.js';
 import { NodeStatesService } from '../nodes/node-states.service.js';
 import { ModelIdArgs, ModelStatusChangedArgs, ModelsArgs } from './dto/models.args.js';
+import { ModelStatesCache, type StatesKey } from './model-states-cache.js';
 import { ModelStatusEvent } from './models/model-status-event.model.js';
 import { LifecycleStatus, ModelStatus } from './models/model-status.enums.js';
 import { fromModelSnapshot, toModelWithStatus } from './models/model-view.mapper.js';
@@ -25,6 +26,7 @@ export class RegistryResolver {
     private readonly stats: HfStatsService,
     private readonly events: EventsService,
     private readonly states: NodeStatesService,
+    private readonly statesCache: ModelStatesCache,
   ) {}
 
   /**
@@ -40,7 +42,7 @@ export class RegistryResolver {
     _args: unknown,
     context: object,
     info: GraphQLResolveInfo,
-  ): NodeModelState[] | Promise<NodeModelState[]> {
+  ): readonly NodeModelState[] | Promise<readonly NodeModelState[]> {
     if (model.preloadedNodes) return model.preloadedNodes;
     if (model.status === ModelStatus.AVAILABLE) return [];
     const loader = requestLoader<string, NodeModelState[]>(loaderScope(context, info), 'statesByModel', async (ids) => {
@@ -57,12 +59,27 @@ export class RegistryResolver {
     return byModel;
   }
 
-  /** A list's node states in one query, before graphql-js walks it, when the query selects them. */
+  /**
+   * A list's node states before graphql-js walks it, when the query selects them: from this replica's cache for the
+   * models whose fleet version has not moved since their states were read, the others in one query.
+   */
   private async withNodes(models: ModelWithStatus[], info: GraphQLResolveInfo): Promise<void> {
     if (!selectsField(info, 'nodes')) return;
-    const held = models.filter((m) => m.status !== ModelStatus.AVAILABLE).map((m) => m.id);
-    const byModel = await this.statesByModel(held);
-    for (const m of models) m.preloadedNodes = byModel.get(m.id) ?? [];
+    const keys: StatesKey[] = [];
+    const uncached: string[] = [];
+    for (const m of models) {
+      if (m.status === ModelStatus.AVAILABLE) continue;
+      if (m.registeredAt !== null && m.fleetVersion) {
+        keys.push({ id: m.id, registeredAt: m.registeredAt.getTime(), version: m.fleetVersion });
+      } else {
+        uncached.push(m.id);
+      }
+    }
+    const [cached, read] = await Promise.all([
+      this.statesCache.read(keys, (ids) => this.statesByModel(ids)),
+      this.statesByModel(uncached),
+    ]);
+    for (const m of models) m.preloadedNodes = cached.get(m.id) ?? read.get(m.id) ?? [];
   }
 
   @Query(() => [ModelWithStatus], {

@@ -116,7 +116,13 @@ export class RegistryService {
     const until = limit !== null && registered.length === limit ? registered.at(-1)!.id : null;
     const available =
       status === null || status === ModelStatus.AVAILABLE
-        ? await this.availablePage(catalogMatches ?? index.ids, after, until, limit)
+        ? await this.availablePage(
+            catalogMatches ?? index.ids,
+            after,
+            until,
+            limit,
+            new Set(registered.map((r) => r.id)),
+          )
         : [];
     const views = [
       ...registered.map((snapshot) => this.fromSnapshot(snapshot, this.catalog.get(snapshot.id))),
@@ -127,13 +133,15 @@ export class RegistryService {
 
   /**
    * Catalog models not registered, in id order after the cursor and up to `until` (inclusive; null: to the end): at
-   * most `limit`, a page's worth checked against the registry at a time.
+   * most `limit`, a page's worth checked against the registry at a time. `registered`: ids the page's registered query
+   * just returned, so known to be registered without asking again (a fully registered catalog asks nothing).
    */
   private async availablePage(
     ids: readonly string[],
     after: string | null,
     until: string | null,
     limit: number | null,
+    registered: ReadonlySet<string>,
   ): Promise<ModelView[]> {
     let from = after === null ? 0 : upperBound(ids, after);
     const end = until === null ? ids.length : upperBound(ids, until);
@@ -142,9 +150,11 @@ export class RegistryService {
     while (from < end && (limit === null || found.length < limit)) {
       const candidates = ids.slice(from, Math.min(from + chunk, end));
       from += candidates.length;
-      const registered = await registeredAmong(this.models.manager, candidates);
+      const unknown = candidates.filter((id) => !registered.has(id));
+      const alsoRegistered =
+        unknown.length === 0 ? new Set<string>() : await registeredAmong(this.models.manager, unknown);
       for (const id of candidates) {
-        if (registered.has(id)) continue;
+        if (registered.has(id) || alsoRegistered.has(id)) continue;
         found.push(this.view(id, this.catalog.get(id)!, ModelSource.CATALOG, null));
         if (limit !== null && found.length === limit) break;
       }

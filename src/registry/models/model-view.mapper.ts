@@ -21,6 +21,7 @@ export function toModelWithStatus(view: ModelView): ModelWithStatus {
     selectionNote: registration?.selectionNote ?? null,
     registeredAt: registration ? new Date(registration.createdAt) : null,
     hfStats: null,
+    fleetVersion: view.version,
   });
 }
 

@@ -50,5 +50,11 @@ export class ModelWithStatus {
   hfStats!: HfStats | null;
 
   /** Node states a list query already read for the whole page (not a GraphQL field: ModelWithStatus.nodes answers them). */
-  preloadedNodes?: NodeModelState[];
+  preloadedNodes?: readonly NodeModelState[];
+
+  /**
+   * The fleet version read with this model's status (ModelView.version; not a GraphQL field): lets a list read take
+   * the model's node states from ModelStatesCache while they have not changed. 0 where not read from the database.
+   */
+  fleetVersion?: number;
 }
