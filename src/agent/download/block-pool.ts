@@ -1,7 +1,7 @@
 /**
- * A fixed set of equal buffers, taken to copy socket bytes into and given back once they are on disk. Socket chunks
- * die the moment they are copied (young garbage, collected cheaply), and the blocks live as long as the transfer:
- * what a download holds in memory is this pool, whatever the rate.
+ * A fixed set of equal buffers the socket reads into (http-wire.ts) and given back once they are on disk. No buffer
+ * is allocated per socket read, and the blocks live as long as the transfer: what a download holds in memory is this
+ * pool, whatever the rate.
  */
 export class BlockPool {
   private readonly free: Buffer[] = [];

@@ -1,7 +1,8 @@
 import { write, writev } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import type { BlockPool } from './block-pool.js';
 import { DownloadError, DownloadErrorCode } from './download.errors.js';
+import type { HttpResponse } from './http-get.client.js';
+import { BodyOverLimit, type BodySink } from './http-wire.js';
 
 export interface FileRangeWriterOptions {
   fd: number;
@@ -21,142 +22,115 @@ interface Filled {
 }
 
 /**
- * Moves a response body into an open file at explicit offsets. Each socket chunk is copied into a block of the pool
- * and dropped at once (it dies young, instead of waiting in a queue and burdening the GC), one write is in flight while
- * the next blocks fill, and whatever filled meanwhile goes down in one writev; with no free block the socket is paused.
+ * Moves a response body into an open file at explicit offsets. The socket reads straight into the blocks of the pool
+ * (no buffer allocated, no byte copied per chunk: the response's `BodySink`), one write is in flight while the next
+ * blocks fill, and whatever filled meanwhile goes down in one writev; with no free block the socket is paused.
  * Nothing is hashed here: the socket-reading thread only moves bytes to the disk. `position` advances when a write
  * completed; whatever arrived before a failure is written all the same, so a resume asks only for the rest.
  */
-export class FileRangeWriter {
+export class FileRangeWriter implements BodySink {
   /** Bytes of the file known to be written. */
   position: number;
   /** A failed write. */
   failure: DownloadError | null = null;
   private received: number;
   private current: Filled | null = null;
-  private readonly filled: Filled[] = [];
+  private readonly full: Filled[] = [];
+  /** The response being read, stopped when a write fails. */
+  private reading: HttpResponse | null = null;
   private writing: Promise<void> | null = null;
+  /** The tail of `current` is handed to the socket (space() without filled() yet). */
+  private reserved = false;
 
   constructor(private readonly options: FileRangeWriterOptions) {
     this.position = options.position;
     this.received = options.position;
   }
 
-  /** Resolves once the body ended and every byte of it is on disk; rejects (after the writes settled) on a failure. */
-  consume(res: IncomingMessage): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      let ended = false;
-      /** Chunks that found no free block, in order; the socket is paused while any wait. */
-      const waiting: Buffer[] = [];
-      let draining: Promise<void> | null = null;
-      const finish = (err: Error | null): void => {
-        if (settled) return;
-        settled = true;
-        res.off('data', onData);
-        res.off('end', onEnd);
-        res.off('error', finish);
-        res.off('close', onClose);
-        if (err) res.destroy();
-        void this.idle().then(() => {
-          const failure = this.failure ?? err;
-          if (failure) reject(failure);
-          else resolve();
-        });
-      };
-      const drain = async (): Promise<void> => {
-        while (waiting.length > 0 && !settled && !this.failure) {
-          await this.options.pool.available();
-          if (settled) return;
-          const rest = this.copyIn(waiting[0] as Buffer);
-          if (rest === null) waiting.shift();
-          else waiting[0] = rest;
-        }
-        draining = null;
-        if (settled) return;
-        if (this.failure) finish(this.failure);
-        else if (ended) finish(null);
-        else res.resume();
-      };
-      const onData = (chunk: Buffer): void => {
-        if (this.received + chunk.length > this.options.limit) {
-          finish(
-            new DownloadError(
+  /**
+   * Resolves once the body ended and every byte of it is on disk; rejects (after the writes settled) on a failure.
+   * The socket reads straight into this writer's blocks (`BodySink`); with no free block, reading pauses.
+   */
+  async consume(res: HttpResponse): Promise<void> {
+    this.reading = res;
+    let failure: Error | null = null;
+    try {
+      await res.readInto(this);
+    } catch (err) {
+      failure =
+        err instanceof BodyOverLimit
+          ? new DownloadError(
               DownloadErrorCode.SIZE_MISMATCH,
               `the server sent bytes past offset ${this.options.limit}`,
               {
-                details: { expected: this.options.limit, atLeast: this.received + chunk.length },
+                details: { expected: this.options.limit, atLeast: this.received + Math.max(1, err.received) },
               },
-            ),
-          );
-          return;
-        }
-        this.received += chunk.length;
-        const rest = waiting.length > 0 ? chunk : this.copyIn(chunk);
-        if (this.failure) return finish(this.failure);
-        if (rest === null) return;
-        // No free block: hold the chunk and stop reading until a write gives blocks back.
-        waiting.push(rest);
-        res.pause();
-        draining ??= drain();
-      };
-      const onEnd = (): void => {
-        ended = true;
-        if (draining === null) finish(null);
-      };
-      const onClose = (): void => {
-        if (!res.complete) finish(new Error('the connection closed before the end of the body'));
-      };
-      res.on('data', onData);
-      res.on('end', onEnd);
-      res.on('error', finish);
-      res.on('close', onClose);
-    });
+            )
+          : (err as Error);
+    } finally {
+      this.reading = null;
+    }
+    await this.idle();
+    const error = this.failure ?? failure;
+    if (error) throw error;
+  }
+
+  /** @internal BodySink: the free tail of the block being filled (never past `limit`), or null with no free block. */
+  space(): Buffer | null {
+    if (this.failure) return null;
+    if (this.current === null) {
+      const block = this.options.pool.take();
+      if (block === null) return null;
+      this.current = { block, length: 0 };
+    }
+    const room = Math.min(this.current.block.length - this.current.length, this.options.limit - this.received);
+    // The socket may read into this tail any time now: the block stays out of writes until filled() says how much.
+    this.reserved = true;
+    return this.current.block.subarray(this.current.length, this.current.length + room);
+  }
+
+  /** @internal BodySink: `bytes` landed at the start of the last space(). */
+  filled(bytes: number): void {
+    this.reserved = false;
+    const current = this.current;
+    if (current === null) return;
+    current.length += bytes;
+    this.received += bytes;
+    if (current.length === current.block.length) {
+      this.full.push(current);
+      this.current = null;
+    }
+    this.flush();
+  }
+
+  /** @internal BodySink: resolves when a block may be free again. */
+  room(): Promise<void> {
+    return this.options.pool.available();
   }
 
   /** Resolves once every byte copied is written (or the disk failed); never rejects. */
   async idle(): Promise<void> {
+    // Called once the body is over: no read is pending into the block being filled.
+    this.reserved = false;
     this.flush();
     while (this.writing) {
       await this.writing;
       this.flush();
     }
     // Blocks that will not be written (empty, or held after a failed write) go back for the next body.
-    for (const f of [...this.filled.splice(0), ...(this.current ? [this.current] : [])])
-      this.options.pool.give(f.block);
+    for (const f of [...this.full.splice(0), ...(this.current ? [this.current] : [])]) this.options.pool.give(f.block);
     this.current = null;
-  }
-
-  /** Copies as much of `chunk` as free blocks hold and starts a write; returns what did not fit (null: all did). */
-  private copyIn(chunk: Buffer): Buffer | null {
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.current === null) {
-        const block = this.options.pool.take();
-        if (block === null) break;
-        this.current = { block, length: 0 };
-      }
-      const n = chunk.copy(this.current.block, this.current.length, at);
-      this.current.length += n;
-      at += n;
-      if (this.current.length === this.current.block.length) {
-        this.filled.push(this.current);
-        this.current = null;
-      }
-    }
-    this.flush();
-    return at < chunk.length ? chunk.subarray(at) : null;
   }
 
   /** Starts a write of everything filled (and the block being filled) unless one is in flight. */
   private flush(): void {
     if (this.writing || this.failure) return;
-    if (this.current !== null && this.current.length > 0) {
-      this.filled.push(this.current);
+    if (this.current !== null && this.current.length > 0 && !this.reserved) {
+      this.full.push(this.current);
       this.current = null;
     }
-    if (this.filled.length === 0) return;
-    const batch = this.filled.splice(0);
+    if (this.full.length === 0) return;
+    const batch = this.full.splice(0);
     const at = this.position;
     const length = batch.reduce((sum, f) => sum + f.length, 0);
     const run = (async () => {
@@ -170,6 +144,7 @@ export class FileRangeWriter {
         this.options.onWritten(at, length);
       } catch (err) {
         this.failure = diskError(err as NodeJS.ErrnoException);
+        this.reading?.destroy(this.failure);
       } finally {
         for (const f of batch) this.options.pool.give(f.block);
       }

@@ -1,6 +1,20 @@
-import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { DownloadError, DownloadErrorCode } from './download.errors.js';
+import { BodyOverLimit, ChunkedBody, wireGet, type BodySink } from './http-wire.js';
+
+/** An answer whose headers arrived; its body is read with `readInto` or dropped with `resume`. */
+export interface HttpResponse {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  /** The whole body was read. */
+  readonly complete: boolean;
+  /** Drops the body. */
+  resume(): void;
+  destroy(err?: Error): void;
+  /** Moves the body into `sink`; resolves at its end, rejects when the connection fails first. */
+  readInto(sink: BodySink): Promise<void>;
+}
 
 export interface HttpGetOptions {
   /** Sends `Range: bytes=<from>-` when > 0 (or `bytes=<from>-<to>` when `to` is set). */
@@ -16,7 +30,7 @@ export interface HttpGetOptions {
 }
 
 export interface HttpGetResponse {
-  res: IncomingMessage;
+  res: HttpResponse;
   /** The URL that answered (after redirects). */
   url: URL;
   /** How many redirects led there (0: the URL asked for answered itself). */
@@ -63,7 +77,118 @@ function headersFor(url: URL, options: HttpGetOptions): OutgoingHttpHeaders {
   };
 }
 
-function getOnce(url: URL, headers: OutgoingHttpHeaders, signal: AbortSignal): Promise<IncomingMessage> {
+/**
+ * One GET over a connection that reads bodies straight into the caller's blocks (http-wire.ts); a chunked body, which
+ * no file server sends, is asked again through node:http.
+ */
+async function getOnce(url: URL, headers: OutgoingHttpHeaders, signal: AbortSignal): Promise<HttpResponse> {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`unsupported URL scheme ${url.protocol}`);
+  try {
+    return await wireGet(url, headers, signal);
+  } catch (err) {
+    if (!(err instanceof ChunkedBody)) throw err;
+    return new NodeResponse(await nodeGet(url, headers, signal));
+  }
+}
+
+/** A node:http answer read into a BodySink (each chunk copied in; the socket paused while no block is free). */
+class NodeResponse implements HttpResponse {
+  constructor(private readonly res: IncomingMessage) {}
+
+  get statusCode(): number {
+    return this.res.statusCode ?? 0;
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return this.res.headers;
+  }
+
+  get complete(): boolean {
+    return this.res.complete;
+  }
+
+  resume(): void {
+    this.res.resume();
+  }
+
+  destroy(err?: Error): void {
+    this.res.destroy(err);
+  }
+
+  readInto(sink: BodySink): Promise<void> {
+    const { res } = this;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let ended = false;
+      const waiting: Buffer[] = [];
+      let draining = false;
+      const finish = (err: Error | null): void => {
+        if (settled) return;
+        settled = true;
+        res.off('data', onData);
+        res.off('end', onEnd);
+        res.off('error', finish);
+        res.off('close', onClose);
+        if (err) {
+          res.destroy();
+          reject(err);
+        } else resolve();
+      };
+      const copyIn = (chunk: Buffer): Buffer | null => {
+        let at = 0;
+        while (at < chunk.length) {
+          const space = sink.space();
+          if (space === null) break;
+          if (space.length === 0) throw new BodyOverLimit(at);
+          const n = chunk.copy(space, 0, at);
+          sink.filled(n);
+          at += n;
+        }
+        return at < chunk.length ? chunk.subarray(at) : null;
+      };
+      const drain = async (): Promise<void> => {
+        while (waiting.length > 0 && !settled) {
+          await sink.room();
+          if (settled) return;
+          const rest = copyIn(waiting[0] as Buffer);
+          if (rest === null) waiting.shift();
+          else waiting[0] = rest;
+        }
+        draining = false;
+        if (settled) return;
+        if (ended) finish(null);
+        else res.resume();
+      };
+      const onData = (chunk: Buffer): void => {
+        try {
+          const rest = waiting.length > 0 ? chunk : copyIn(chunk);
+          if (rest === null) return;
+          waiting.push(rest);
+          res.pause();
+          if (!draining) {
+            draining = true;
+            drain().catch((err: unknown) => finish(err as Error));
+          }
+        } catch (err) {
+          finish(err as Error);
+        }
+      };
+      const onEnd = (): void => {
+        ended = true;
+        if (!draining) finish(null);
+      };
+      const onClose = (): void => {
+        if (!res.complete) finish(new Error('the connection closed before the end of the body'));
+      };
+      res.on('data', onData);
+      res.on('end', onEnd);
+      res.on('error', finish);
+      res.on('close', onClose);
+    });
+  }
+}
+
+function nodeGet(url: URL, headers: OutgoingHttpHeaders, signal: AbortSignal): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : null;
     if (transport === null) {

@@ -1,14 +1,9 @@
-import type { IncomingMessage } from 'node:http';
 import { DownloadError, DownloadErrorCode } from './download.errors.js';
-import { describeUrl, parseContentRange } from './http-get.client.js';
+import { describeUrl, parseContentRange, type HttpResponse } from './http-get.client.js';
 import { retryAfterMs } from './retry-backoff.js';
 
 /** Turns a non-2xx answer (or a 2xx that does not fit the file) into the DownloadError it means. */
-export function checkStatus(
-  res: IncomingMessage,
-  url: URL,
-  at: { fromHub: boolean; offset: number; size: number },
-): void {
+export function checkStatus(res: HttpResponse, url: URL, at: { fromHub: boolean; offset: number; size: number }): void {
   const status = res.statusCode ?? 0;
   const where = describeUrl(url);
   const fail = (code: DownloadErrorCode, message: string, extra: Record<string, unknown> = {}, retryable?: boolean) => {
