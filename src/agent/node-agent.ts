@@ -18,6 +18,12 @@ import { ControlPlanePeerSources } from './peer-sources.js';
 import { StatePusher } from './state-pusher.js';
 
 /**
+ * How long heartbeats stay on the control plane's own URL after one to its heartbeat listener failed, before the
+ * listener is tried again (a firewalled NODE_HEARTBEAT_PORT then costs one heartbeat timeout per 5 minutes).
+ */
+export const LISTENER_RETRY_AFTER_MS = 5 * 60_000;
+
+/**
  * One node: serves the agent protocol, rescans MODELS_DIR (resuming unfinished downloads), registers with the
  * control plane and heartbeats its metrics and models. Survives either side restarting: it simply registers again.
  */
@@ -39,9 +45,10 @@ export class NodeAgent {
   /** From the control plane's answers (shared/heartbeat-timing.ts); the older rule while it says nothing. */
   private heartbeatTimeoutMs: number | null = null;
   private heartbeatRetryMs: number | null = null;
-  /** The control plane's heartbeat listener (heartbeatUrl); after a failed attempt, the control plane's URL. */
+  /** The control plane's heartbeat listener (heartbeatUrl), when it names one. */
   private heartbeatUrl: string | null = null;
-  private heartbeatFailed = false;
+  /** When a heartbeat to the listener last failed: the control plane's own URL serves them for a while after. */
+  private listenerFailedAt: number | null = null;
   private stopped = false;
   private registered = false;
   url = '';
@@ -169,12 +176,14 @@ export class NodeAgent {
   private async tick(): Promise<void> {
     const started = Date.now();
     let ok = false;
+    let listener: string | null = null;
     try {
       if (!this.registered) await this.register();
+      listener = this.listenerInUse();
       const res = await this.controlPlane.heartbeat(
         { metrics: await this.metrics.metrics(), models: this.models.snapshot() },
         this.heartbeatTimeoutMs ?? Math.max(5000, 2 * this.heartbeatMs),
-        (!this.heartbeatFailed && this.heartbeatUrl) || undefined,
+        listener ?? undefined,
       );
       ok = true;
       await this.reportStartupFailures();
@@ -182,8 +191,9 @@ export class NodeAgent {
       if (res.progressIntervalMs) this.pusher.setInterval(res.progressIntervalMs);
     } catch (err) {
       if (err instanceof ControlPlaneError && [401, 403, 404].includes(err.status)) this.registered = false;
-      // The next attempt goes to the control plane's own URL, whose answer names the listener again.
-      this.heartbeatFailed = true;
+      // A listener that failed (unreachable, firewalled, slow) is left for LISTENER_RETRY_AFTER_MS: the next attempts
+      // go to the control plane's own URL, so a listener that never answers costs one timeout, not one per interval.
+      if (listener !== null) this.listenerFailedAt = Date.now();
       this.log.warn({ err: (err as Error).message }, 'control plane unreachable; retrying');
     }
     if (!this.stopped) {
@@ -198,8 +208,16 @@ export class NodeAgent {
     this.heartbeatMs = res.heartbeatIntervalMs;
     this.heartbeatTimeoutMs = res.heartbeatTimeoutMs ?? null;
     this.heartbeatRetryMs = res.heartbeatRetryMs ?? null;
-    this.heartbeatUrl = res.heartbeatUrl ?? null;
-    this.heartbeatFailed = false;
+    const url = res.heartbeatUrl ?? null;
+    if (url !== this.heartbeatUrl) this.listenerFailedAt = null;
+    this.heartbeatUrl = url;
+  }
+
+  /** Where the next heartbeat goes: the listener unless it failed within LISTENER_RETRY_AFTER_MS; null: the main URL. */
+  private listenerInUse(): string | null {
+    if (this.heartbeatUrl === null) return null;
+    if (this.listenerFailedAt !== null && Date.now() - this.listenerFailedAt < LISTENER_RETRY_AFTER_MS) return null;
+    return this.heartbeatUrl;
   }
 
   private async reportStartupFailures(): Promise<void> {

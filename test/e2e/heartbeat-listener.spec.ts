@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppHarness } from '../support/app-harness.js';
 import { addGgufRepo, catalogEntry, writeCatalog } from '../support/factories.js';
 import { FakeHub } from '../support/fake-hub.js';
-import { waitUntil } from '../support/fleet.js';
+import { createServer, type Server, type Socket } from 'node:net';
+import { removeAgent, startAgent, waitUntil, type AgentHandle } from '../support/fleet.js';
 import { MAIN_JS, startProcess, type RunningProcess } from '../support/processes.js';
 import { SimFleet } from '../support/sim-agents.js';
 
@@ -121,5 +122,59 @@ describe('heartbeat listener on its own thread', () => {
     });
     expect(graphql.status).toBe(404);
     expect(((await graphql.json()) as { error: { message: string } }).error.message).toMatch(/heartbeat only/);
+  });
+
+  it('an agent whose listener never answers falls back to the main port once and stays there', async () => {
+    // A "listener" that accepts connections and never answers, as a firewall that drops packets would look.
+    const sockets: Socket[] = [];
+    const heartbeats: string[] = [];
+    const hole: Server = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('data', (chunk: Buffer) => {
+        const line = chunk.toString('latin1').split('\r\n')[0]!;
+        if (/^[A-Z]+ \//.test(line)) heartbeats.push(line);
+      });
+    });
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    const holeUrl = `http://127.0.0.1:${(hole.address() as { port: number }).port}`;
+    const d = startProcess(MAIN_JS, {
+      HF_ENDPOINT: hub.url,
+      NODE_JOIN_TOKEN: JOIN_TOKEN,
+      NODE_HEARTBEAT_INTERVAL_MS: '500',
+      NODE_OFFLINE_AFTER_MS: '5000',
+      ...b.replicaProcessEnv(),
+      LOG_LEVEL: 'warn',
+      NODE_HEARTBEAT_PORT: '0',
+      NODE_HEARTBEAT_PUBLIC_URL: holeUrl,
+    });
+    let agent: AgentHandle | null = null;
+    try {
+      await d.waitForOutput(/heartbeat listener on/, 60_000);
+      const dUrl = `http://127.0.0.1:${/listening on http:\/\/[^:]+:(\d+)/.exec(d.output())![1]}`;
+      agent = await startAgent({ url: dUrl, config: { NODE_JOIN_TOKEN: JOIN_TOKEN } }, 'hole-node');
+      const lastBeat = async () => {
+        const { nodes } = await b.data<{ nodes: Array<{ name: string; status: string; lastHeartbeatAt: string }> }>(
+          '{ nodes { name status lastHeartbeatAt } }',
+        );
+        return nodes.find((n) => n.name === 'hole-node');
+      };
+      // The first heartbeat went to the hole and timed out; the retry went to the main port.
+      await waitUntil(
+        'hole-node heartbeats through the main port',
+        async () => heartbeats.length >= 1 && (await lastBeat())?.lastHeartbeatAt,
+      );
+      const first = Date.parse((await lastBeat())!.lastHeartbeatAt);
+      // Ten intervals later: heartbeats kept arriving, the node stayed ONLINE, and the hole was not tried again.
+      await new Promise((r) => setTimeout(r, 5000));
+      const later = (await lastBeat())!;
+      expect(later.status).toBe('ONLINE');
+      expect(Date.parse(later.lastHeartbeatAt)).toBeGreaterThan(first + 2000);
+      expect(heartbeats).toEqual([expect.stringMatching(/^PUT \/api\/nodes\/[0-9a-f-]+\/heartbeat HTTP\/1\.1$/)]);
+    } finally {
+      if (agent) await removeAgent(agent);
+      await d.stop('SIGKILL');
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hole.close(resolve));
+    }
   });
 });
