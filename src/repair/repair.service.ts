@@ -269,10 +269,17 @@ export class RepairService {
     );
   }
 
-  /** The repairs in progress of these models on the node. */
-  async inProgressOn(nodeId: string, modelIds: readonly string[]): Promise<RepairTaskEntity[]> {
-    if (modelIds.length === 0) return [];
-    return this.tasks.findBy({ nodeId, modelId: In([...modelIds]), status: RepairStatus.IN_PROGRESS });
+  /** The repairs in progress of these node × model pairs (one query however many). */
+  async inProgressAmong(pairs: ReadonlyArray<{ nodeId: string; modelId: string }>): Promise<RepairTaskEntity[]> {
+    if (pairs.length === 0) return [];
+    return this.tasks
+      .createQueryBuilder('t')
+      .where(`t.status = :status`, { status: RepairStatus.IN_PROGRESS })
+      .andWhere(`(t.node_id, t.model_id) IN (SELECT * FROM unnest(CAST(:nodes AS uuid[]), CAST(:models AS text[])))`, {
+        nodes: pairs.map((p) => p.nodeId),
+        models: pairs.map((p) => p.modelId),
+      })
+      .getMany();
   }
 
   /**
@@ -280,21 +287,23 @@ export class RepairService {
    * node's name (null when it is gone) and whether it is offline.
    */
   async due(limit = 500): Promise<Array<{ task: RepairTaskEntity; nodeName: string | null; offline: boolean }>> {
-    const rows = await this.tasks.query<Array<{ id: string; node_name: string | null; node_status: string | null }>>(
-      `SELECT t.id, n.name AS node_name, n.status AS node_status
-         FROM repair_tasks t LEFT JOIN nodes n ON n.id = t.node_id
-        WHERE t.status = 'IN_PROGRESS'
-          AND (n.id IS NULL OR n.status = 'OFFLINE'
-               OR t.started_at + make_interval(secs => t.timeout_ms::double precision / 1000) < now())
-        LIMIT $1`,
-      [limit],
-    );
-    if (rows.length === 0) return [];
-    const tasks = new Map((await this.tasks.findBy({ id: In(rows.map((r) => r.id)) })).map((t) => [t.id, t]));
-    return rows.flatMap((r) => {
-      const task = tasks.get(r.id);
-      return task ? [{ task, nodeName: r.node_name, offline: r.node_status === NodeStatus.OFFLINE }] : [];
-    });
+    const { entities, raw } = await this.tasks
+      .createQueryBuilder('t')
+      .leftJoin('nodes', 'n', 'n.id = t.node_id')
+      .addSelect(['n.name AS node_name', 'n.status AS node_status'])
+      .where(`t.status = 'IN_PROGRESS'`)
+      .andWhere(
+        `(n.id IS NULL OR n.status = 'OFFLINE'
+          OR t.started_at + make_interval(secs => t.timeout_ms::double precision / 1000) < now())`,
+      )
+      .limit(limit)
+      .getRawAndEntities<{ t_id: string; node_name: string | null; node_status: string | null }>();
+    const nodeOf = new Map(raw.map((r) => [r.t_id, r]));
+    return entities.map((task) => ({
+      task,
+      nodeName: nodeOf.get(task.id)?.node_name ?? null,
+      offline: nodeOf.get(task.id)?.node_status === NodeStatus.OFFLINE,
+    }));
   }
 
   private async start(
