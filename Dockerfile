@@ -5,5 +5,5 @@ RUN npm install --no-audit --no-fund
 COPY . .
 RUN npm run build
 ENV NODE_ENV=production
-EXPOSE 3000
+EXPOSE 3000 3001
 CMD ["node", "dist/src/main.js"]

@@ -219,7 +219,7 @@ export const fleetBench: Benchmark = {
       );
       log(`${MODELS} models registered in ${fmt((performance.now() - t0) / 1000, 1)} s`);
       log(
-        `heartbeats: ${process.env.NODE_HEARTBEAT_PORT === undefined ? 'on the main port (default)' : 'on each replica’s heartbeat thread (NODE_HEARTBEAT_PORT)'}`,
+        `heartbeats: ${process.env.NODE_HEARTBEAT_PORT?.toLowerCase() === 'off' ? 'on the main port (NODE_HEARTBEAT_PORT=off)' : 'on each replica’s heartbeat thread (default)'}`,
       );
       const paging = await paginationOf(a.url, key);
       log(

@@ -3,8 +3,11 @@ import { AgentConfigError, parseAgentConfig, type AgentConfig } from './agent/ag
 import type { NodeAgent } from './agent/node-agent.js';
 import { DomainError } from './common/domain-error.js';
 import { ProcessLifecycle } from './common/process-lifecycle.js';
-import { ConfigValidationError, parseAppConfig, type AppConfig } from './config/app-config.js';
+import { ConfigValidationError, heartbeatPortOf, parseAppConfig, type AppConfig } from './config/app-config.js';
 import { DependencyUnavailableError, waitForDependencies } from './health/dependency-check.js';
+
+/** A refusal to start that one line says in full (no stack). */
+class StartupError extends Error {}
 
 /** How long a stop signal waits for open work (HTTP, jobs, the embedded agent) to wind down. */
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -27,19 +30,25 @@ async function main(): Promise<void> {
   lifecycle.onShutdown(() => app.close());
   await app.listen(config.PORT, config.HOST);
   const { port } = app.getHttpServer().address() as { port: number };
-  console.log(`llmfleet control plane listening on http://${config.HOST}:${port} (GraphQL at /graphql)`);
-  if (config.NODE_HEARTBEAT_PORT !== undefined) {
-    const [{ HeartbeatListener }, { AgentProtocolController }] = await Promise.all([
+  let ready = `llmfleet control plane listening on http://${config.HOST}:${port} (GraphQL at /graphql)`;
+  const heartbeatPort = heartbeatPortOf(config);
+  if (heartbeatPort !== null) {
+    const [{ HeartbeatListener, HeartbeatPortInUseError }, { AgentProtocolController }] = await Promise.all([
       import('./nodes/heartbeat-listener.js'),
       import('./downloads/agent-protocol.controller.js'),
     ]);
     const protocol = app.get(AgentProtocolController);
-    const listener = await HeartbeatListener.start(app, config, port, (nodeId, heartbeat) =>
+    const listener = await HeartbeatListener.start(app, config, heartbeatPort, port, (nodeId, heartbeat) =>
       protocol.applyHeartbeatStates(nodeId, heartbeat),
-    );
+    ).catch(async (err: unknown) => {
+      await app.close();
+      throw err instanceof HeartbeatPortInUseError ? new StartupError(err.message) : err;
+    });
     lifecycle.onShutdown(() => listener.stop());
-    console.log(`llmfleet heartbeat listener on http://${config.HOST}:${listener.port} (its own thread)`);
+    ready += `\nllmfleet heartbeat listener on http://${config.HOST}:${listener.port} (its own thread)`;
   }
+  // Said once the ports it names answer (the heartbeat listener's thread takes a moment to start).
+  console.log(ready);
   if (config.EMBEDDED_AGENT) {
     const { JoinTokenService } = await import('./nodes/join-token.service.js');
     const joinTokens = app.get(JoinTokenService);
@@ -83,6 +92,7 @@ main().catch((err: unknown) => {
     err instanceof ConfigValidationError ||
     err instanceof AgentConfigError ||
     err instanceof DependencyUnavailableError ||
+    err instanceof StartupError ||
     err instanceof DomainError
   ) {
     console.error(err.message);

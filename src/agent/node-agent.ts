@@ -208,7 +208,9 @@ export class NodeAgent {
     this.heartbeatMs = res.heartbeatIntervalMs;
     this.heartbeatTimeoutMs = res.heartbeatTimeoutMs ?? null;
     this.heartbeatRetryMs = res.heartbeatRetryMs ?? null;
-    const url = res.heartbeatUrl ?? null;
+    let url = res.heartbeatUrl ?? null;
+    // A control plane reached over TLS is never left for plain HTTP: the heartbeat carries the node's token.
+    if (url !== null && downgrades(this.config.CONTROL_PLANE_URL, url)) url = null;
     if (url !== this.heartbeatUrl) this.listenerFailedAt = null;
     this.heartbeatUrl = url;
   }
@@ -235,5 +237,14 @@ export class NodeAgent {
       { nodeId: res.nodeId, controlPlane: this.config.CONTROL_PLANE_URL },
       'registered with the control plane',
     );
+  }
+}
+
+/** Whether `to` is plain HTTP while `from` is HTTPS (or `to` is no URL at all). */
+function downgrades(from: string, to: string): boolean {
+  try {
+    return new URL(from).protocol === 'https:' && new URL(to).protocol !== 'https:';
+  } catch {
+    return true;
   }
 }

@@ -139,9 +139,19 @@ export const appConfigSchema = z
     /**
      * A port of its own for heartbeats (`PUT /api/nodes/{id}/heartbeat`), served by a thread with its own event loop and
      * Postgres connection, so heavy work on the main thread never delays them; agents learn its URL when they register.
-     * Unset: heartbeats on PORT. 0: any free port.
+     * Unset: PORT + 1 (any free port when PORT is 0). 0: any free port. `off`: heartbeats on PORT, one port in all.
      */
-    NODE_HEARTBEAT_PORT: port.optional(),
+    NODE_HEARTBEAT_PORT: z
+      .string()
+      .trim()
+      .transform((v, ctx) => {
+        if (v.toLowerCase() === 'off') return 'off' as const;
+        const n = Number(v);
+        if (/^\d+$/.test(v) && n <= 65535) return n;
+        ctx.addIssue({ code: 'custom', message: 'must be a port (0-65535; 0: any free port) or "off"' });
+        return z.NEVER;
+      })
+      .optional(),
     /** The heartbeat listener's URL as agents reach it; unset: the host agents registered with, at NODE_HEARTBEAT_PORT. */
     NODE_HEARTBEAT_PUBLIC_URL: url(['http:', 'https:'])
       .transform((v) => v.replace(/\/+$/, ''))
@@ -221,14 +231,28 @@ export const appConfigSchema = z
     NODE_ENV: z.string().default('development'),
   })
   .superRefine((c, ctx) => {
-    if (c.NODE_HEARTBEAT_PORT !== undefined && c.NODE_HEARTBEAT_PORT !== 0 && c.NODE_HEARTBEAT_PORT === c.PORT) {
+    if (typeof c.NODE_HEARTBEAT_PORT === 'number' && c.NODE_HEARTBEAT_PORT !== 0 && c.NODE_HEARTBEAT_PORT === c.PORT) {
       ctx.addIssue({ code: 'custom', path: ['NODE_HEARTBEAT_PORT'], message: 'must differ from PORT (or be unset)' });
+    }
+    if (c.NODE_HEARTBEAT_PORT === undefined && c.PORT === 65535) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['NODE_HEARTBEAT_PORT'],
+        message: 'unset means PORT + 1, and PORT is 65535: set a port, or "off"',
+      });
     }
     const problem = heartbeatTimingProblem(c.NODE_HEARTBEAT_INTERVAL_MS, c.NODE_OFFLINE_AFTER_MS);
     if (problem) ctx.addIssue({ code: 'custom', path: ['NODE_OFFLINE_AFTER_MS'], message: problem });
   });
 
 export type AppConfig = z.infer<typeof appConfigSchema>;
+
+/** The heartbeat listener's port (NODE_HEARTBEAT_PORT; unset: PORT + 1, or any free one when PORT is 0), or null: off. */
+export function heartbeatPortOf(config: Pick<AppConfig, 'NODE_HEARTBEAT_PORT' | 'PORT'>): number | null {
+  if (config.NODE_HEARTBEAT_PORT === 'off') return null;
+  if (config.NODE_HEARTBEAT_PORT !== undefined) return config.NODE_HEARTBEAT_PORT;
+  return config.PORT === 0 ? 0 : config.PORT + 1;
+}
 
 function isOrigin(value: string): boolean {
   try {

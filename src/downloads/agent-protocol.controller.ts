@@ -3,7 +3,7 @@ import { NodeProtocol } from '../auth/auth-policy.js';
 import { DomainExceptionFilter } from '../errors/domain-exception.filter.js';
 import { bearerOf } from '../nodes/node-tokens.js';
 import { NodesService } from '../nodes/nodes.service.js';
-import { heartbeatUrlFor } from '../nodes/heartbeat-listener.js';
+import { arrivedVia, heartbeatUrlFor } from '../nodes/heartbeat-listener.js';
 import type {
   AgentModelState,
   HeartbeatRequest,
@@ -33,12 +33,12 @@ export class AgentProtocolController {
   @HttpCode(200)
   async register(
     @Body() body: unknown,
+    @Headers() headers: Record<string, string | string[] | undefined>,
     @Headers('x-llmfleet-join-token') joinToken?: string,
-    @Headers('host') host?: string,
   ): Promise<RegisterNodeResponse> {
     return {
       ...(await this.nodes.register(body, joinToken ?? null)),
-      heartbeatUrl: heartbeatUrlFor(host),
+      heartbeatUrl: heartbeatUrlFor(arrivedVia(headers)),
       progressIntervalMs: this.nodes.progressIntervalMs,
     };
   }
@@ -47,8 +47,8 @@ export class AgentProtocolController {
   async heartbeat(
     @Param('nodeId') nodeId: string,
     @Body() body: unknown,
+    @Headers() headers: Record<string, string | string[] | undefined>,
     @Headers('authorization') authorization?: string,
-    @Headers('host') host?: string,
   ): Promise<HeartbeatResponse> {
     const heartbeat = await this.nodes.recordHeartbeat(nodeId, bearerOf(authorization), body);
     await this.applyHeartbeatStates(nodeId, heartbeat);
@@ -58,7 +58,7 @@ export class AgentProtocolController {
       heartbeatIntervalMs: intervalMs,
       heartbeatTimeoutMs: timeoutMs,
       heartbeatRetryMs: retryMs,
-      heartbeatUrl: heartbeatUrlFor(host),
+      heartbeatUrl: heartbeatUrlFor(arrivedVia(headers)),
       progressIntervalMs: this.nodes.progressIntervalMs,
     };
   }

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { heartbeatSchema } from './node-protocol.schemas.js';
 import { RECORD_HEARTBEAT_SQL, recordHeartbeatParams, type RecordedHeartbeatRow } from './heartbeat.statement.js';
 import { bearerOf, hashToken } from './node-tokens.js';
-import type { HeartbeatFromThread, ListenerInit, ToListener } from './heartbeat-listener.js';
+import type { HeartbeatFromThread, ListenerInit, ListenerStarted, ToListener } from './heartbeat-listener.js';
 
 const init = workerData as ListenerInit;
 const pool = new pg.Pool({ connectionString: init.databaseUrl, max: 4, connectionTimeoutMillis: 10_000 });
@@ -34,9 +34,15 @@ parentPort!.on('message', (message: ToListener) => {
 
 const server = createServer((req, res) => void handle(req, res));
 server.keepAliveTimeout = 30_000;
+server.once('error', (err: NodeJS.ErrnoException) => {
+  parentPort!.postMessage({ kind: 'failed', code: err.code, message: err.message } satisfies ListenerStarted);
+});
 server.listen(init.port, init.host, () => {
   const address = server.address();
-  parentPort!.postMessage({ kind: 'listening', port: typeof address === 'object' && address ? address.port : 0 });
+  parentPort!.postMessage({
+    kind: 'listening',
+    port: typeof address === 'object' && address ? address.port : 0,
+  } satisfies ListenerStarted);
 });
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

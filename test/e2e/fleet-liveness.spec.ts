@@ -107,6 +107,9 @@ describe('fleet liveness and dispatch across replicas', () => {
       ...settings,
       ...b.replicaProcessEnv(),
       LOG_LEVEL: 'warn',
+      // Heartbeats on the main port (one port), whose event loop these cases stall; heartbeat-listener.spec covers
+      // the listener's thread.
+      NODE_HEARTBEAT_PORT: 'off',
     });
     await a.waitForOutput(/listening on http:\/\/[^:]+:\d+/, 60_000);
     aUrl = `http://127.0.0.1:${/listening on http:\/\/[^:]+:(\d+)/.exec(a.output())![1]}`;

@@ -11,7 +11,7 @@ const JOIN_TOKEN = 'heartbeat-listener-join-token-0123456789ab';
 const MODEL = 'listener-one';
 
 /**
- * NODE_HEARTBEAT_PORT: a control plane (its own process) serving heartbeats on a thread and port of their own. Agents
+ * NODE_HEARTBEAT_PORT (on by default): a control plane (its own process) serving heartbeats on a thread and port of their own. Agents
  * learn the URL when they register; heartbeats sent there are recorded with everything they carry (liveness, metrics,
  * model states), and anything the thread does not record itself gets the main port's own answer.
  */
@@ -122,6 +122,101 @@ describe('heartbeat listener on its own thread', () => {
     });
     expect(graphql.status).toBe(404);
     expect(((await graphql.json()) as { error: { message: string } }).error.message).toMatch(/heartbeat only/);
+  });
+
+  it("an agent that registers through a proxy is not sent to the listener: its port is not the proxy's", async () => {
+    const register = (name: string, headers: Record<string, string>) =>
+      fetch(`${cUrl}/api/nodes/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-llmfleet-join-token': JOIN_TOKEN, ...headers },
+        body: JSON.stringify({
+          name,
+          url: 'http://127.0.0.1:9',
+          protocolVersion: 1,
+          capacity: {
+            gpus: [],
+            vramTotalBytes: 0,
+            ramTotalBytes: 1e9,
+            cpuCount: 1,
+            platform: 'linux',
+            memoryBytes: 1e9,
+          },
+        }),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as { heartbeatUrl?: string } }));
+    const direct = await register('direct-probe', {});
+    expect(direct.status).toBe(200);
+    expect(direct.body.heartbeatUrl).toBe(`http://127.0.0.1:${listenerPort}`);
+    for (const header of <Array<Record<string, string>>>[
+      { 'x-forwarded-for': '10.0.0.7' },
+      { 'x-forwarded-proto': 'https' },
+      { forwarded: 'for=10.0.0.7;proto=https' },
+    ]) {
+      const proxied = await register('proxied-probe', header);
+      expect(proxied.status).toBe(200);
+      expect(proxied.body.heartbeatUrl).toBeUndefined();
+    }
+  });
+
+  it('listens at PORT + 1 by default, and a port already taken stops the start with a line naming the setting', async () => {
+    const freePort = async () => {
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as { port: number }).port;
+      await new Promise((resolve) => probe.close(resolve));
+      return port;
+    };
+    // A main port whose next one is free too.
+    let port = 0;
+    for (let tries = 0; tries < 20 && port === 0; tries++) {
+      const candidate = await freePort();
+      const next = createServer();
+      const free = await new Promise<boolean>((resolve) => {
+        next.once('error', () => resolve(false));
+        next.listen(candidate + 1, '127.0.0.1', () => resolve(true));
+      });
+      if (free) await new Promise((resolve) => next.close(resolve));
+      if (free && candidate < 65535) port = candidate;
+    }
+    const env = { HF_ENDPOINT: hub.url, NODE_JOIN_TOKEN: JOIN_TOKEN, ...b.replicaProcessEnv(), LOG_LEVEL: 'warn' };
+    const byDefault = startProcess(MAIN_JS, { ...env, PORT: String(port) });
+    try {
+      await byDefault.waitForOutput(/heartbeat listener on/, 60_000);
+      expect(byDefault.output()).toContain(`heartbeat listener on http://127.0.0.1:${port + 1} (its own thread)`);
+      const joined = await fetch(`http://127.0.0.1:${port}/api/nodes/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-llmfleet-join-token': JOIN_TOKEN },
+        body: JSON.stringify({
+          name: 'default-port-probe',
+          url: 'http://127.0.0.1:9',
+          protocolVersion: 1,
+          capacity: {
+            gpus: [],
+            vramTotalBytes: 0,
+            ramTotalBytes: 1e9,
+            cpuCount: 1,
+            platform: 'linux',
+            memoryBytes: 1e9,
+          },
+        }),
+      });
+      expect(((await joined.json()) as { heartbeatUrl?: string }).heartbeatUrl).toBe(`http://127.0.0.1:${port + 1}`);
+    } finally {
+      await byDefault.stop('SIGKILL');
+    }
+
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as { port: number }).port;
+    try {
+      const refused = startProcess(MAIN_JS, { ...env, NODE_HEARTBEAT_PORT: String(takenPort) });
+      expect(await refused.exited).toBe(1);
+      expect(refused.output()).toContain(
+        `Port ${takenPort} is in use: the heartbeat listener needs it (NODE_HEARTBEAT_PORT). Set NODE_HEARTBEAT_PORT to a free port, or to "off" to take heartbeats on PORT.`,
+      );
+      expect(refused.output()).not.toMatch(/^\s+at /m);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it('an agent whose listener never answers falls back to the main port once and stays there', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigValidationError, parseAppConfig } from '../../src/config/app-config.js';
+import { ConfigValidationError, heartbeatPortOf, parseAppConfig } from '../../src/config/app-config.js';
 import {
   heartbeatTiming,
   heartbeatTimingProblem,
@@ -63,11 +63,21 @@ describe('heartbeat timing', () => {
     });
   });
 
-  it('refuses a heartbeat port equal to PORT, and takes none by default', () => {
+  it('refuses a heartbeat port equal to PORT or not a port; by default PORT + 1, any free one beside PORT 0, or off', () => {
     expect(configError({ PORT: '3000', NODE_HEARTBEAT_PORT: '3000' })).toContain(
       'NODE_HEARTBEAT_PORT="3000": must differ from PORT',
     );
-    expect(parseAppConfig({}).NODE_HEARTBEAT_PORT).toBeUndefined();
-    expect(parseAppConfig({ NODE_HEARTBEAT_PORT: '0' }).NODE_HEARTBEAT_PORT).toBe(0);
+    expect(configError({ NODE_HEARTBEAT_PORT: 'eighty' })).toContain(
+      'NODE_HEARTBEAT_PORT="eighty": must be a port (0-65535; 0: any free port) or "off"',
+    );
+    expect(configError({ NODE_HEARTBEAT_PORT: '70000' })).toContain('NODE_HEARTBEAT_PORT="70000"');
+    expect(configError({ PORT: '65535' })).toContain('unset means PORT + 1, and PORT is 65535');
+    expect(heartbeatPortOf(parseAppConfig({}))).toBe(3001);
+    expect(heartbeatPortOf(parseAppConfig({ PORT: '8080' }))).toBe(8081);
+    expect(heartbeatPortOf(parseAppConfig({ PORT: '0' }))).toBe(0);
+    expect(heartbeatPortOf(parseAppConfig({ PORT: '8080', NODE_HEARTBEAT_PORT: '0' }))).toBe(0);
+    expect(heartbeatPortOf(parseAppConfig({ NODE_HEARTBEAT_PORT: '9100' }))).toBe(9100);
+    expect(heartbeatPortOf(parseAppConfig({ NODE_HEARTBEAT_PORT: 'off' }))).toBeNull();
+    expect(heartbeatPortOf(parseAppConfig({ NODE_HEARTBEAT_PORT: 'OFF' }))).toBeNull();
   });
 });
