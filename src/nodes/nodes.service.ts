@@ -33,6 +33,7 @@ const CONTROL_TOKEN = 'control token';
 @Injectable()
 export class NodesService {
   private readonly logger = new Logger(NodesService.name);
+  private readonly joinedObservers: Array<(nodeId: string) => Promise<void>> = [];
   private fleetSize = 0;
   private fleetSizeAt = 0;
 
@@ -58,6 +59,11 @@ export class NodesService {
    * old node and control tokens die at once and nothing of the old node's credentials is ever handed out. Nothing is
    * written before the caller is authorised and the body (URL included) is valid.
    */
+  /** Another module acts when a node joins or joins again (the repair tracker sends the repairs it was running again). */
+  onJoined(observer: (nodeId: string) => Promise<void>): void {
+    this.joinedObservers.push(observer);
+  }
+
   async register(body: unknown, joinToken: string | null): Promise<RegisterNodeResponse> {
     const parsed = registerNodeSchema.safeParse(body);
     const claimed = parsed.success ? parsed.data : null;
@@ -106,6 +112,11 @@ export class NodesService {
       node = await this.nodes.save(this.nodes.create({ ...fields, metrics: null }));
     }
     await this.publishStatus(node);
+    for (const joined of this.joinedObservers) {
+      await joined(node.id).catch((err: unknown) =>
+        this.logger.error(`After node ${node.name} joined: ${(err as Error).message}`),
+      );
+    }
     return {
       nodeId: node.id,
       nodeToken,

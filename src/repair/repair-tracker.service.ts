@@ -3,6 +3,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { Grouped } from '../downloads/grouped.js';
 import { ModelStateRelay } from '../downloads/model-state-relay.service.js';
+import { NodesService } from '../nodes/nodes.service.js';
 import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { LifecycleStatus } from '../nodes/lifecycle-status.js';
 import type { AgentModelState } from '../shared/agent-protocol.js';
@@ -54,9 +55,11 @@ export class RepairTracker implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     private readonly repairs: RepairService,
     relay: ModelStateRelay,
+    nodes: NodesService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     relay.observeAgentStates((nodeId, written, reports) => this.observe(nodeId, written, reports));
+    nodes.onJoined((nodeId) => this.resend(nodeId));
   }
 
   onApplicationBootstrap(): void {
@@ -135,6 +138,14 @@ export class RepairTracker implements OnApplicationBootstrap, OnApplicationShutd
     }
     await this.repairs.finish(task, RepairStatus.FAILED, tag.failureMessage ?? state.errorMessage ?? 'Repair failed');
     return true;
+  }
+
+  /**
+   * A node that joins again may have lost the repairs it was sent (its agent restarted before a transfer began, so no
+   * `.partial` brings it back): each one in progress there is sent again, and an agent still running it joins it.
+   */
+  private async resend(nodeId: string): Promise<void> {
+    for (const task of await this.repairs.sentTo(nodeId)) await this.repairs.dispatch(task, task.attempts);
   }
 
   /** Repairs past their deadline, or whose node is OFFLINE or gone, end FAILED (as the job that followed them did). */

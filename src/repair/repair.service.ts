@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
-import { In, QueryFailedError, Repository, type FindOptionsWhere } from 'typeorm';
+import { In, MoreThan, QueryFailedError, Repository, type FindOptionsWhere } from 'typeorm';
 import { z } from 'zod';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
@@ -267,6 +267,11 @@ export class RepairService {
         attempts: 1,
       },
     );
+  }
+
+  /** The repairs in progress on the node whose agent has been told of them (an attempt started). */
+  async sentTo(nodeId: string): Promise<RepairTaskEntity[]> {
+    return this.tasks.findBy({ nodeId, status: RepairStatus.IN_PROGRESS, attempts: MoreThan(0) });
   }
 
   /** The repairs in progress of these node × model pairs (one query however many). */

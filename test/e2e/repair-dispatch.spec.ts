@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppHarness } from '../support/app-harness.js';
@@ -36,7 +36,7 @@ describe('repairs without a worker held for the transfer', () => {
   beforeAll(async () => {
     hub = await FakeHub.start();
     // 'left', 'right' and 'mixed' get a repair timeout of about 25 s (3 s + 2 MiB at 100 kB/s); 'late' one of about 3 s.
-    for (const [i, name] of ['left', 'right', 'mixed', 'late'].entries()) {
+    for (const [i, name] of ['left', 'right', 'mixed', 'late', 'lost'].entries()) {
       bytes[name] = tinyGgufBuffer({ seed: 40 + i, padToBytes: name === 'late' ? undefined : 2 * 1024 * 1024 });
       hub.addRepo({ id: `fleet/${name}-GGUF`, files: [{ path: `${name}-Q4_K_M.gguf`, content: bytes[name] }] });
     }
@@ -63,6 +63,7 @@ describe('repairs without a worker held for the transfer', () => {
     await register('right', ids['node-b']!);
     await register('mixed', ids['node-b']!);
     await register('late', ids['node-a']!);
+    await register('lost', ids['node-b']!);
   }, 120_000);
 
   afterAll(async () => {
@@ -98,18 +99,20 @@ describe('repairs without a worker held for the transfer', () => {
       })
     ).repairs;
   const repairByHand = (name: string, nodeId: string) =>
-    app.data<{ repairModel: Repair }>(`mutation($m: ID!, $n: ID!) { repairModel(modelId: $m, nodeId: $n) { ${REPAIR} } }`, {
-      m: modelId(name),
-      n: nodeId,
-    });
+    app.data<{ repairModel: Repair }>(
+      `mutation($m: ID!, $n: ID!) { repairModel(modelId: $m, nodeId: $n) { ${REPAIR} } }`,
+      {
+        m: modelId(name),
+        n: nodeId,
+      },
+    );
   /** Repair jobs a worker is running right now, as /metrics reports them (read from Redis at scrape time). */
   async function activeRepairJobs(): Promise<number> {
     const text = await (await fetch(`${app.url}/metrics`, { headers: app.authHeaders() })).text();
     const line = text
       .split('\n')
       .find(
-        (l) =>
-          l.startsWith('llmfleet_queue_jobs{') && l.includes('queue="repairs"') && l.includes('state="active"'),
+        (l) => l.startsWith('llmfleet_queue_jobs{') && l.includes('queue="repairs"') && l.includes('state="active"'),
       );
     if (!line) throw new Error('no llmfleet_queue_jobs sample for the repairs queue');
     return Number(line.split(' ').at(-1));
@@ -213,5 +216,36 @@ describe('repairs without a worker held for the transfer', () => {
       status: 'FAILED',
       errorMessage: `Repair timed out after ${Math.round(task.timeoutMs / 1000)} s`,
     });
+  }, 120_000);
+
+  it("an agent restarted before its repair's transfer began is sent the repair again when it joins: SUCCESS, not a deadline", async () => {
+    const file = fileOn(b, 'lost');
+    await writeFile(file, bytes.lost!.subarray(0, 100_000));
+    hub.delay({ route: 'all', repo: 'fleet/lost-GGUF', ms: 120_000 });
+    const { repairModel: task } = await repairByHand('lost', ids['node-b']!);
+    try {
+      await waitUntil(
+        'the agent told of the repair',
+        async () =>
+          (await repairs('lost')).find((r) => r.id === task.id)?.attempts === 1 &&
+          (await lifecycle('lost', ids['node-b']!)) === 'DOWNLOADING',
+        20_000,
+      );
+      // The agent dies before a byte arrived, and nothing of the transfer is left on disk to resume from.
+      await b.kill('SIGKILL');
+    } finally {
+      hub.reset();
+    }
+    await rm(`${file}.partial`, { force: true });
+    await rm(`${file}.partial.ranges`, { force: true });
+    await b.restart();
+    const done = await waitUntil(
+      'the repair ended',
+      async () => (await repairs('lost')).find((r) => r.id === task.id && r.status !== 'IN_PROGRESS'),
+      60_000,
+    );
+    expect(done).toMatchObject({ status: 'SUCCESS', attempts: 1, errorMessage: null });
+    expect(sha256(await readFile(file))).toBe(sha256(bytes.lost!));
+    expect(await repairs('lost')).toHaveLength(1);
   }, 120_000);
 });
