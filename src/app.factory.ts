@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
@@ -11,6 +12,9 @@ import { FleetMetrics } from './metrics/fleet-metrics.service.js';
 import { HeartbeatArrivals } from './nodes/heartbeat-arrivals.service.js';
 import { bearerOf } from './nodes/node-tokens.js';
 import { mountV1Http } from './serving/v1-http.js';
+
+/** How long an idle HTTP connection is kept open (Node's default is 5 s). */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /** Builds the control plane (used by main.ts and by the end-to-end tests, so both run the same app). */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
@@ -42,7 +46,13 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   if (config.TRUST_PROXY) app.set('trust proxy', true);
   // CORS stays off unless CORS_ORIGINS names origins; credentials so the dashboard's cookie works from them.
   if (config.CORS_ORIGINS.length) app.enableCors({ origin: config.CORS_ORIGINS, credentials: true });
-  app.get(WsAuth).protectUpgrades(app.getHttpServer());
+  const server = app.getHttpServer() as Server;
+  // Idle keep-alive connections outlive the clients' own idle timeouts (agents pushing states between pauses, a load
+  // balancer's 60 s): a connection closed by the server just as a client reuses it fails that request ("socket hang
+  // up"; the fleet bench saw 5-16 of a rollout's state pushes fail at Node's default of 5 s).
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
+  app.get(WsAuth).protectUpgrades(server);
   mountQueueBoard(app);
   return app;
 }

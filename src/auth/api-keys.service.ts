@@ -12,6 +12,7 @@ import { AuthError, AuthErrorReason } from './auth.errors.js';
 import { ApiKeyEntity } from './entities/api-key.entity.js';
 import { digestsEqual, displayPrefix, isApiKeyShaped, newApiKey, sha256Hex } from './key-material.js';
 import type { Principal } from './principal.js';
+import { isUuid } from '../common/uuid.js';
 
 /**
  * How long a verified key is trusted without asking the database. Revocation evicts it at once on every replica
@@ -225,8 +226,4 @@ async function writeOwnerOnly(path: string, content: string): Promise<void> {
 
 function hasControlCharacters(value: string): boolean {
   return [...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
-}
-
-function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }

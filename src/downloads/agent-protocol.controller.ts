@@ -1,7 +1,8 @@
 import { Body, Controller, Headers, HttpCode, Param, Post, Put, UseFilters } from '@nestjs/common';
 import { NodeProtocol } from '../auth/auth-policy.js';
 import { DomainExceptionFilter } from '../errors/domain-exception.filter.js';
-import { bearerOf } from '../nodes/node-tokens.js';
+import { bearerOf, hashToken } from '../nodes/node-tokens.js';
+import type { NodeModelStateEntity } from '../nodes/entities/node-model-state.entity.js';
 import { NodesService } from '../nodes/nodes.service.js';
 import { arrivedVia, heartbeatUrlFor } from '../nodes/heartbeat-listener.js';
 import type {
@@ -13,6 +14,7 @@ import type {
 } from '../shared/agent-protocol.js';
 import { DownloadTracker } from './dispatch/download-tracker.service.js';
 import { ModelStateRelay } from './model-state-relay.service.js';
+import { isUuid } from '../common/uuid.js';
 
 /**
  * The agent → control plane half of the node protocol (README, "Node protocol"). Registration is idempotent per
@@ -77,13 +79,36 @@ export class AgentProtocolController {
     @Body() body: unknown,
     @Headers('authorization') authorization?: string,
   ): Promise<StatesReportResponse> {
-    const id = await this.nodes.authenticateId(nodeId, bearerOf(authorization));
-    await this.apply(id, this.nodes.parseStatesReport(body).models);
+    const token = bearerOf(authorization);
+    let models: AgentModelState[] | null = null;
+    try {
+      models = this.nodes.parseStatesReport(body).models;
+    } catch {
+      // Who may report is said before what is wrong with the report (authenticateId throws first).
+    }
+    // The common case in one statement: the token checked where the states are written.
+    const written =
+      token && models && isUuid(nodeId) ? await this.relay.fromAgentReportsAs(nodeId, hashToken(token), models) : null;
+    if (written) {
+      await this.observe(nodeId, models!, written);
+    } else {
+      // Refused (no token, another node's, an unknown node: each with its own answer) or a malformed report.
+      const id = await this.nodes.authenticateId(nodeId, token);
+      await this.apply(id, models ?? this.nodes.parseStatesReport(body).models);
+    }
     return { ok: true, progressIntervalMs: this.nodes.progressIntervalMs };
   }
 
   private async apply(nodeId: string, reports: readonly AgentModelState[]): Promise<void> {
-    const written = await this.relay.fromAgentReports(nodeId, reports);
+    await this.observe(nodeId, reports, await this.relay.fromAgentReports(nodeId, reports));
+  }
+
+  /** The download tracker follows what was written (READY ends a download, ERROR fails its attempt). */
+  private async observe(
+    nodeId: string,
+    reports: readonly AgentModelState[],
+    written: readonly NodeModelStateEntity[],
+  ): Promise<void> {
     const retryable = new Map(reports.map((r) => [r.modelId, r.retryable]));
     await this.tracker.observe(
       nodeId,

@@ -62,7 +62,27 @@ export class ModelStateRelay implements OnApplicationShutdown {
    * nodes per group, not per report.
    */
   async fromAgentReports(nodeId: string, reports: readonly AgentModelState[]): Promise<NodeModelStateEntity[]> {
-    const applied = await this.states.applyAgentStates(nodeId, reports);
+    return this.followUp(nodeId, reports, await this.states.applyAgentStates(nodeId, reports));
+  }
+
+  /**
+   * As fromAgentReports, from the node that holds this token (its hash), checked in the same statement as the write:
+   * null, with nothing written, when it does not hold it.
+   */
+  async fromAgentReportsAs(
+    nodeId: string,
+    tokenHash: string,
+    reports: readonly AgentModelState[],
+  ): Promise<NodeModelStateEntity[] | null> {
+    const applied = await this.states.applyAgentStatesAs(nodeId, tokenHash, reports);
+    return applied && this.followUp(nodeId, reports, applied);
+  }
+
+  private async followUp(
+    nodeId: string,
+    reports: readonly AgentModelState[],
+    applied: readonly AppliedState[],
+  ): Promise<NodeModelStateEntity[]> {
     await this.reported.add(
       applied.map(({ state, previous }) => ({ state, lifecycleChanged: previous !== state.lifecycleStatus })),
     );

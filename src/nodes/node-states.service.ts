@@ -185,12 +185,37 @@ export class NodeStatesService {
    * with the lifecycle it had before; a heartbeat that changes nothing writes nothing.
    */
   async applyAgentStates(nodeId: string, reports: readonly AgentModelState[]): Promise<AppliedState[]> {
-    if (reports.length === 0) return [];
+    return (await this.writeAgentStates(nodeId, reports, null))!;
+  }
+
+  /**
+   * As applyAgentStates, for the node that holds this token (its hash): the check and the write are one statement
+   * (an agent's state push costs one round trip). Null, and nothing written, when the node has no such token.
+   */
+  async applyAgentStatesAs(
+    nodeId: string,
+    tokenHash: string,
+    reports: readonly AgentModelState[],
+  ): Promise<AppliedState[] | null> {
+    return this.writeAgentStates(nodeId, reports, tokenHash);
+  }
+
+  private async writeAgentStates(
+    nodeId: string,
+    reports: readonly AgentModelState[],
+    tokenHash: string | null,
+  ): Promise<AppliedState[] | null> {
+    if (reports.length === 0 && tokenHash === null) return [];
     const column = <K extends keyof AgentModelState>(key: K) => reports.map((r) => r[key]);
-    const rows = await this.states.query<Array<RawState & { previous_status: LifecycleStatus | null }>>(
+    const rows = await this.states.query<
+      Array<Partial<RawState> & { previous_status: LifecycleStatus | null; authenticated: boolean }>
+    >(
       `WITH input AS (
          SELECT * FROM unnest($2::varchar[], $3::varchar[], $4::bigint[], $5::bigint[], $6::text[], $7::varchar[], $8::text[], $9::bigint[])
            AS t(model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version)
+       ),
+       node AS (
+         SELECT id FROM nodes WHERE id = $1 AND ($10::text IS NULL OR token_hash = $10::text)
        ),
        previous AS (
          SELECT s.model_id, s.lifecycle_status FROM node_model_states s JOIN input i ON s.model_id = i.model_id WHERE s.node_id = $1
@@ -200,6 +225,7 @@ export class NodeStatesService {
            (node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at)
          SELECT $1, i.model_id, i.lifecycle_status, i.bytes_done, i.bytes_total, i.file_path, i.error_code, i.error_message, i.version, now()
            FROM input i JOIN registered_models r ON r.id = i.model_id
+          WHERE $10::text IS NULL OR EXISTS (SELECT 1 FROM node)
          ON CONFLICT (node_id, model_id) DO UPDATE SET
            lifecycle_status = EXCLUDED.lifecycle_status, bytes_done = EXCLUDED.bytes_done, bytes_total = EXCLUDED.bytes_total,
            file_path = EXCLUDED.file_path, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
@@ -207,7 +233,9 @@ export class NodeStatesService {
          WHERE node_model_states.version < EXCLUDED.version
          RETURNING node_id, model_id, lifecycle_status, bytes_done, bytes_total, file_path, error_code, error_message, version, updated_at, revision, bytes_per_second
        )
-       SELECT w.*, p.lifecycle_status AS previous_status FROM written w LEFT JOIN previous p ON p.model_id = w.model_id`,
+       SELECT EXISTS (SELECT 1 FROM node) AS authenticated, w.*, p.lifecycle_status AS previous_status
+         FROM (SELECT 1) AS one
+         LEFT JOIN (written w LEFT JOIN previous p ON p.model_id = w.model_id) ON true`,
       [
         nodeId,
         column('modelId'),
@@ -218,9 +246,13 @@ export class NodeStatesService {
         column('errorCode'),
         column('errorMessage'),
         column('version'),
+        tokenHash,
       ],
     );
-    return rows.map((r) => ({ state: fromRow(r), previous: r.previous_status }));
+    if (tokenHash !== null && !rows[0]?.authenticated) return null;
+    return rows
+      .filter((r) => r.node_id != null)
+      .map((r) => ({ state: fromRow(r as RawState), previous: r.previous_status }));
   }
 
   /**

@@ -26,6 +26,7 @@ import { hashToken, newToken, tokenMatches } from './node-tokens.js';
 import { NodesError, NodesErrorReason } from './nodes.errors.js';
 import { metricsPayload, nodeMetricsPayload, nodeStatusPayload } from './node-events.js';
 import { SecretBox } from './secret-box.js';
+import { isUuid } from '../common/uuid.js';
 
 const CONTROL_TOKEN = 'control token';
 
@@ -403,9 +404,4 @@ export class NodesService {
       value: nodeId,
     });
   }
-}
-
-/** Node ids are UUIDs; anything else cannot name a node (and must not reach a uuid column). */
-function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }

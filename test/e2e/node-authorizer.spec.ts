@@ -4,6 +4,8 @@ import { join as joinPath } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { NodesService } from '../../src/nodes/nodes.service.js';
 import { AppHarness } from '../support/app-harness.js';
+import { addGgufRepo } from '../support/factories.js';
+import { FakeHub } from '../support/fake-hub.js';
 import { removeAgent, startAgent, waitUntil, type AgentHandle } from '../support/fleet.js';
 
 /**
@@ -122,6 +124,7 @@ const CONTROL_PLANE_ROUTES: Array<{
 ];
 
 let app: AppHarness;
+let hub: FakeHub;
 let wrongJoinToken: string;
 
 function headersOf(caller: Caller, a: Joined, b: Joined): Record<string, string> {
@@ -196,12 +199,15 @@ function nodeRoutes(): string[] {
 }
 
 beforeAll(async () => {
-  app = await AppHarness.start();
+  hub = await FakeHub.start();
+  addGgufRepo(hub, 'org/pushed-GGUF', ['pushed-Q4_K_M.gguf']);
+  app = await AppHarness.start({ HF_ENDPOINT: hub.url });
   wrongJoinToken = `wrong-${randomBytes(24).toString('base64url')}`;
 });
 
 afterAll(async () => {
   await app?.stop();
+  await hub?.stop();
 });
 
 describe('node authorizer: control-plane routes', () => {
@@ -271,6 +277,46 @@ describe('node authorizer: control-plane routes', () => {
     // What the control plane now presents to the agent is the new control token, not the old one.
     const nodes = app.app.get(NodesService);
     expect(await nodes.controlTokenOf((await nodes.find(a.id))!)).toBe(again.controlToken);
+  });
+
+  it("a state push under another node's token, a rotated one or none writes no state; under its own it does", async () => {
+    const model = 'hf/org/pushed-GGUF';
+    await app.data('mutation($u: String!) { registerHfModel(url: $u) { id } }', { u: 'org/pushed-GGUF' });
+    const a = await join('pusher-a');
+    const b = await join('pusher-b');
+    let version = 0;
+    const push = (token: string | null) =>
+      fetch(`${app.url}/api/nodes/${a.id}/states`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({
+          models: [
+            {
+              modelId: model,
+              lifecycleStatus: 'READY',
+              bytesDone: 1,
+              bytesTotal: 1,
+              filePath: '/x',
+              errorCode: null,
+              errorMessage: null,
+              version: ++version,
+            },
+          ],
+        }),
+      });
+    const { DataSource } = await import('typeorm');
+    const statesOfA = () =>
+      app.app
+        .get(DataSource)
+        .query('SELECT lifecycle_status, version FROM node_model_states WHERE node_id = $1', [a.id]);
+    expect((await push(b.nodeToken)).status).toBe(403);
+    expect((await push(null)).status).toBe(401);
+    expect((await push('not-a-token')).status).toBe(403);
+    const rotated = await join('pusher-a');
+    expect((await push(a.nodeToken)).status).toBe(403);
+    expect(await statesOfA()).toEqual([]);
+    expect((await push(rotated.nodeToken)).status).toBe(200);
+    expect(await statesOfA()).toEqual([{ lifecycle_status: 'READY', version: String(version) }]);
   });
 
   it('keeps node and control tokens out of the database in clear', async () => {
