@@ -46,7 +46,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   if (config.TRUST_PROXY) app.set('trust proxy', true);
   // CORS stays off unless CORS_ORIGINS names origins; credentials so the dashboard's cookie works from them.
   if (config.CORS_ORIGINS.length) app.enableCors({ origin: config.CORS_ORIGINS, credentials: true });
-  const server = app.getHttpServer() as Server;
+  const server: Server = app.getHttpServer();
   // Idle keep-alive connections outlive the clients' own idle timeouts (agents pushing states between pauses, a load
   // balancer's 60 s): a connection closed by the server just as a client reuses it fails that request ("socket hang
   // up"; the fleet bench saw 5-16 of a rollout's state pushes fail at Node's default of 5 s).
