@@ -10,6 +10,28 @@ import { SimFleet } from '../support/sim-agents.js';
 const JOIN_TOKEN = 'heartbeat-listener-join-token-0123456789ab';
 const MODEL = 'listener-one';
 
+/** Registers a node named `name` that no agent serves, as an agent would (through `headers`' proxy, if any). */
+async function registerProbe(
+  baseUrl: string,
+  name: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: { heartbeatUrl?: string; nodeId: string; nodeToken: string } }> {
+  const res = await fetch(`${baseUrl}/api/nodes/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-llmfleet-join-token': JOIN_TOKEN, ...headers },
+    body: JSON.stringify({
+      name,
+      url: 'http://127.0.0.1:9',
+      protocolVersion: 1,
+      capacity: { gpus: [], vramTotalBytes: 0, ramTotalBytes: 1e9, cpuCount: 1, platform: 'linux', memoryBytes: 1e9 },
+    }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { heartbeatUrl?: string; nodeId: string; nodeToken: string },
+  };
+}
+
 /**
  * NODE_HEARTBEAT_PORT (on by default): a control plane (its own process) serving heartbeats on a thread and port of their own. Agents
  * learn the URL when they register; heartbeats sent there are recorded with everything they carry (liveness, metrics,
@@ -57,17 +79,7 @@ describe('heartbeat listener on its own thread', () => {
   });
 
   it('names its URL at registration; heartbeats sent there are recorded with their metrics and model states', async () => {
-    const register = await fetch(`${cUrl}/api/nodes/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-llmfleet-join-token': JOIN_TOKEN },
-      body: JSON.stringify({
-        name: 'listener-probe',
-        url: 'http://127.0.0.1:9',
-        protocolVersion: 1,
-        capacity: { gpus: [], vramTotalBytes: 0, ramTotalBytes: 1e9, cpuCount: 1, platform: 'linux', memoryBytes: 1e9 },
-      }),
-    });
-    const joined = (await register.json()) as { heartbeatUrl?: string; nodeId: string; nodeToken: string };
+    const { body: joined } = await registerProbe(cUrl, 'listener-probe');
     expect(joined.heartbeatUrl).toBe(`http://127.0.0.1:${listenerPort}`);
 
     // Simulated agents follow heartbeatUrl as the agent does; each holds the model READY.
@@ -125,24 +137,7 @@ describe('heartbeat listener on its own thread', () => {
   });
 
   it("an agent that registers through a proxy is not sent to the listener: its port is not the proxy's", async () => {
-    const register = (name: string, headers: Record<string, string>) =>
-      fetch(`${cUrl}/api/nodes/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-llmfleet-join-token': JOIN_TOKEN, ...headers },
-        body: JSON.stringify({
-          name,
-          url: 'http://127.0.0.1:9',
-          protocolVersion: 1,
-          capacity: {
-            gpus: [],
-            vramTotalBytes: 0,
-            ramTotalBytes: 1e9,
-            cpuCount: 1,
-            platform: 'linux',
-            memoryBytes: 1e9,
-          },
-        }),
-      }).then(async (res) => ({ status: res.status, body: (await res.json()) as { heartbeatUrl?: string } }));
+    const register = (name: string, headers: Record<string, string>) => registerProbe(cUrl, name, headers);
     const direct = await register('direct-probe', {});
     expect(direct.status).toBe(200);
     expect(direct.body.heartbeatUrl).toBe(`http://127.0.0.1:${listenerPort}`);
@@ -182,24 +177,8 @@ describe('heartbeat listener on its own thread', () => {
     try {
       await byDefault.waitForOutput(/heartbeat listener on/, 60_000);
       expect(byDefault.output()).toContain(`heartbeat listener on http://127.0.0.1:${port + 1} (its own thread)`);
-      const joined = await fetch(`http://127.0.0.1:${port}/api/nodes/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-llmfleet-join-token': JOIN_TOKEN },
-        body: JSON.stringify({
-          name: 'default-port-probe',
-          url: 'http://127.0.0.1:9',
-          protocolVersion: 1,
-          capacity: {
-            gpus: [],
-            vramTotalBytes: 0,
-            ramTotalBytes: 1e9,
-            cpuCount: 1,
-            platform: 'linux',
-            memoryBytes: 1e9,
-          },
-        }),
-      });
-      expect(((await joined.json()) as { heartbeatUrl?: string }).heartbeatUrl).toBe(`http://127.0.0.1:${port + 1}`);
+      const joined = await registerProbe(`http://127.0.0.1:${port}`, 'default-port-probe');
+      expect(joined.body.heartbeatUrl).toBe(`http://127.0.0.1:${port + 1}`);
     } finally {
       await byDefault.stop('SIGKILL');
     }
