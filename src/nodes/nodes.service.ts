@@ -34,7 +34,7 @@ const CONTROL_TOKEN = 'control token';
 @Injectable()
 export class NodesService {
   private readonly logger = new Logger(NodesService.name);
-  private readonly joinedObservers: Array<(nodeId: string) => Promise<void>> = [];
+  private readonly rejoinedObservers: Array<(nodeId: string) => Promise<void>> = [];
   private fleetSize = 0;
   private fleetSizeAt = 0;
 
@@ -55,16 +55,19 @@ export class NodesService {
   readonly timing: HeartbeatTiming;
 
   /**
+   * Another module acts when a known node joins again (its agent restarted, or lost its credentials): the repair
+   * tracker sends it the repairs it was running. A node joining for the first time has nothing to be sent.
+   */
+  onRejoined(observer: (nodeId: string) => Promise<void>): void {
+    this.rejoinedObservers.push(observer);
+  }
+
+  /**
    * Joins a node, or re-joins it. With its own credentials (node id + node token) a node keeps its id and tokens. Any
    * other join needs the join token; under a name that is taken it takes that node over with two fresh tokens, so the
    * old node and control tokens die at once and nothing of the old node's credentials is ever handed out. Nothing is
    * written before the caller is authorised and the body (URL included) is valid.
    */
-  /** Another module acts when a node joins or joins again (the repair tracker sends the repairs it was running again). */
-  onJoined(observer: (nodeId: string) => Promise<void>): void {
-    this.joinedObservers.push(observer);
-  }
-
   async register(body: unknown, joinToken: string | null): Promise<RegisterNodeResponse> {
     const parsed = registerNodeSchema.safeParse(body);
     const claimed = parsed.success ? parsed.data : null;
@@ -113,9 +116,9 @@ export class NodesService {
       node = await this.nodes.save(this.nodes.create({ ...fields, metrics: null }));
     }
     await this.publishStatus(node);
-    for (const joined of this.joinedObservers) {
-      await joined(node.id).catch((err: unknown) =>
-        this.logger.error(`After node ${node.name} joined: ${(err as Error).message}`),
+    for (const rejoined of existing ? this.rejoinedObservers : []) {
+      await rejoined(node.id).catch((err: unknown) =>
+        this.logger.error(`After node ${node.name} joined again: ${(err as Error).message}`),
       );
     }
     return {

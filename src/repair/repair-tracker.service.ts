@@ -59,7 +59,7 @@ export class RepairTracker implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     relay.observeAgentStates((nodeId, written, reports) => this.observe(nodeId, written, reports));
-    nodes.onJoined((nodeId) => this.resend(nodeId));
+    nodes.onRejoined((nodeId) => this.resend(nodeId));
   }
 
   onApplicationBootstrap(): void {
